@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The one run command (README): installs what is missing, builds tlsgate and runs the daemon in
+# the foreground with its embedded defaults (or with the configuration file given as $1).
+# State (certificate store, later the spool) goes to /var/lib/tlsgate, or to
+# ${XDG_STATE_HOME:-~/.local/state}/tlsgate when not run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target tlsgate certmgr
+
+args=()
+if [ $# -gt 0 ]; then
+  args+=(--config "$1")
+fi
+exec build/gateway/tlsgate "${args[@]}" run

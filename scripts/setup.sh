@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what tlsgate needs to build and test on Debian 12, and nothing that is already there.
+# Idempotent and non-interactive: safe to run on every build, in CI and on a fresh machine.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config ccache
+  # libraries tlsgate links
+  libpoco-dev libssl-dev openssl libsnmp-dev librdkafka-dev
+  # tests
+  libgtest-dev libgmock-dev python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
