@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config ccache
+  build-essential cmake ninja-build pkg-config ccache
   # libraries tlsgate links
   libpoco-dev libssl-dev openssl libsnmp-dev librdkafka-dev
   # tests

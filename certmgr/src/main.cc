@@ -9,6 +9,7 @@
 #include <Poco/Util/OptionException.h>
 #include <Poco/Util/OptionSet.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -312,7 +313,7 @@ class CertmgrApp : public Application {
         Store store(options);
 
         if (name == "init")
-            return init(store);
+            return initCommand(store);
         if (name == "import")
             return importCommand(store);
         if (name == "list")
@@ -335,12 +336,12 @@ class CertmgrApp : public Application {
     }
 
     static void printCreated(const StoredCertificate& c, const char* verb) {
-        std::cout << verb << " certificate " << c.id << ": " << c.info.keyDescription() << ' '
+        std::cout << verb << ' ' << c.id << ": " << c.info.keyDescription() << ' '
                   << c.info.subject << " SHA-256 " << c.info.sha256Fingerprint << " not after "
                   << formatTime(c.info.notAfter) << " roles " << rolesText(c.roles) << '\n';
     }
 
-    int init(Store& store) {
+    int initCommand(Store& store) {
         auto created = store.ensureDefault();
         if (created.empty()) {
             std::cout << "nothing to do: a server certificate is already active in "

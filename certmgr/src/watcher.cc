@@ -9,12 +9,14 @@ namespace tlsgate::certmgr {
 CertificateWatcher::CertificateWatcher(Store& store, EventBus& bus,
                                        std::chrono::milliseconds changePoll,
                                        std::chrono::seconds expiryInterval,
-                                       std::function<void()> onStoreChange)
+                                       std::function<void()> onStoreChange,
+                                       std::function<void(const std::string&)> onError)
     : store_(store),
       bus_(bus),
       changePoll_(changePoll),
       expiryInterval_(expiryInterval),
       onStoreChange_(std::move(onStoreChange)),
+      onError_(std::move(onError)),
       lastGeneration_(store.generation()) {}
 
 CertificateWatcher::~CertificateWatcher() {
@@ -67,8 +69,15 @@ std::size_t CertificateWatcher::tick(bool evaluateExpiry) {
         std::lock_guard lock(mutex_);
         lastError_.clear();
     } catch (const std::exception& e) {
-        std::lock_guard lock(mutex_);
-        lastError_ = e.what();
+        bool fresh = false;
+        {
+            std::lock_guard lock(mutex_);
+            fresh = lastError_ != e.what();
+            lastError_ = e.what();
+        }
+        if (fresh && onError_) {
+            onError_(e.what());
+        }
     }
     return published;
 }

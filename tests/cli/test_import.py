@@ -56,6 +56,11 @@ class ImportAcceptedTest(ImportTestBase):
         self.assertEqual(chain[0], cert)
         self.assertEqual(chain[1], self.pki.intermediate.cert)
 
+    def test_import_prints_imported_id(self):
+        _, _, c, k, ch = self.leaf_files()
+        entry, out, _ = self.import_ok("--cert", c, "--key", k, "--chain", ch)
+        self.assertIn(f"imported {entry['id']}", out)
+
     def test_import_activate_takes_the_server_role_from_the_same_key_type(self):
         before = {c["key_type"]: c for c in self.cm.list_json()}
         _, _, c, k, ch = self.leaf_files()

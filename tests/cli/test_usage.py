@@ -39,7 +39,14 @@ class UsageTest(CertmgrTestCase):
         cert, key = make_leaf()
         c = write_certs(self.path("c.pem"), cert)
         k = write_key(self.path("k.pem"), key, password="secret")
-        self.assert_usage("import", "--cert", c, "--key", k, "--password", "secret")
+        for option in ("--passin", "--passphrase"):
+            self.assert_usage("import", "--cert", c, "--key", k, option, "secret")
+        # "--password" may be taken as an abbreviation of --password-file by some option
+        # parsers; either way it must not import with "secret" as the password.
+        before = self.cm.snapshot()
+        rc, out, err = self.cm.run("import", "--cert", c, "--key", k, "--password", "secret")
+        self.assertIn(rc, (1, EX_USAGE), f"{out}\n{err}")
+        self.assertEqual(before, self.cm.snapshot())
 
 
 if __name__ == "__main__":

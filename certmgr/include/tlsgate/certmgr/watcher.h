@@ -21,7 +21,8 @@ class CertificateWatcher {
     /// `expiryInterval`: how often renewals and expiry are evaluated.
     CertificateWatcher(Store& store, EventBus& bus, std::chrono::milliseconds changePoll,
                        std::chrono::seconds expiryInterval,
-                       std::function<void()> onStoreChange = {});
+                       std::function<void()> onStoreChange = {},
+                       std::function<void(const std::string&)> onError = {});
     ~CertificateWatcher();
     CertificateWatcher(const CertificateWatcher&) = delete;
     CertificateWatcher& operator=(const CertificateWatcher&) = delete;
@@ -32,7 +33,8 @@ class CertificateWatcher {
     /// One pass, on the caller's thread: renewals and expiry (when `evaluateExpiry`), publishing,
     /// change notification. Returns the number of events published.
     std::size_t tick(bool evaluateExpiry);
-    /// The last error a pass met, empty when the last pass succeeded.
+    /// The last error a pass met, empty when the last pass succeeded. `onError` hears each new
+    /// one (not the repeats of a persisting failure).
     std::string lastError() const;
 
   private:
@@ -43,6 +45,7 @@ class CertificateWatcher {
     const std::chrono::milliseconds changePoll_;
     const std::chrono::seconds expiryInterval_;
     std::function<void()> onStoreChange_;
+    std::function<void(const std::string&)> onError_;  ///< called when a pass fails anew
     std::uint64_t lastGeneration_ = 0;
     mutable std::mutex mutex_;
     std::condition_variable wake_;

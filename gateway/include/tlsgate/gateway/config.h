@@ -1,0 +1,123 @@
+// The gateway's configuration: one INI file read once into GatewayConfig and validated as a whole.
+// Any thread (pure functions of the file); every refusal throws ConfigError naming file, key,
+// value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlsgate/certmgr/store.h"
+
+namespace tlsgate::gateway {
+
+/// Where the daemon and the certmgr CLI look when no file is named.
+inline constexpr std::string_view kDefaultConfigFile = "/etc/tlsgate/tlsgate.conf";
+/// What error messages name as the "file" when no file was read.
+inline constexpr std::string_view kEmbeddedDefaultsName = "(built-in defaults)";
+
+/// Whether mail is accepted without TLS (receive.tls_level).
+enum class ReceiveTlsLevel {
+    NoTls,    ///< "none": STARTTLS is not offered
+    Attempt,  ///< "attempt": STARTTLS offered, plaintext accepted
+    Require,  ///< "require": mail is refused until the client has started TLS
+};
+
+/// Whether the receiving side asks the client for a certificate (receive.client_certificate).
+enum class ClientCertMode {
+    DoNotRequest,  ///< "do-not-request"
+    Request,       ///< "request": asked for, verified when given, not required
+    Require,       ///< "require": the handshake fails without a verified client certificate
+};
+
+/// How the sending side treats the next hop (send.tls_level).
+enum class SendTlsLevel {
+    NoTls,            ///< "none": never STARTTLS
+    Attempt,          ///< "attempt": STARTTLS when offered, plaintext otherwise
+    RequireNoVerify,  ///< "require-no-verify": TLS or no delivery, any certificate
+    RequireVerify,    ///< "require-verify": TLS with a verified certificate matching the name
+};
+
+/// The config token ("attempt"), as written in the file.
+std::string_view toString(ReceiveTlsLevel level);
+std::string_view toString(ClientCertMode mode);
+std::string_view toString(SendTlsLevel level);
+/// The product's words ("Attempt TLS Encryption"), for summaries and the admin UI.
+std::string_view displayName(ReceiveTlsLevel level);
+std::string_view displayName(ClientCertMode mode);
+std::string_view displayName(SendTlsLevel level);
+
+/// An address to listen on. `host` is a numeric IPv4 or IPv6 address, without brackets.
+struct ListenAddress {
+    std::string host = "0.0.0.0";
+    std::uint16_t port = 25;
+    /// "0.0.0.0:25" or "[::]:25".
+    std::string toString() const;
+};
+
+/// [gateway]
+struct GatewaySettings {
+    std::string hostname;  ///< our DNS name: EHLO, banner, the default certificate
+    std::filesystem::path stateDirectory = "/var/lib/tlsgate";
+    std::string logLevel = "information";  ///< a Poco level name, lower case
+};
+
+/// [receive]
+struct ReceiveSettings {
+    ListenAddress listen;
+    ReceiveTlsLevel tlsLevel = ReceiveTlsLevel::Attempt;
+    ClientCertMode clientCertificate = ClientCertMode::DoNotRequest;
+};
+
+/// [send]
+struct SendSettings {
+    SendTlsLevel tlsLevel = SendTlsLevel::Attempt;
+};
+
+/// [certificates]
+struct CertificateSettings {
+    std::filesystem::path storeDirectory;  ///< defaults to <state_directory>/certs
+    int validityDays = 825;
+    bool autoRenew = true;
+    double renewAt = 0.6667;                           ///< fraction of the lifetime
+    std::vector<int> expiryWarningDays{30, 14, 7, 1};  ///< distinct, sorted descending
+    bool useSystemCa = true;
+    std::chrono::seconds checkInterval{3600};
+    std::chrono::milliseconds changePoll{1000};
+};
+
+/// The whole configuration, validated. Build it only through loadConfig() / defaultConfig().
+struct GatewayConfig {
+    std::string sourceFile;  ///< the file read; empty for the embedded defaults
+    GatewaySettings gateway;
+    ReceiveSettings receive;
+    SendSettings send;
+    CertificateSettings certificates;
+};
+
+/// A refused configuration. what() is one line an operator can act on:
+/// "FILE: section.key = VALUE: what was expected", "FILE: cannot read: reason",
+/// "FILE: section.key: unknown key (known keys in [section]: ...)".
+class ConfigError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Reads and validates `file`; throws ConfigError.
+GatewayConfig loadConfig(const std::string& file);
+/// The embedded defaults (hostname from the system), validated the same way; throws ConfigError
+/// when the system host name is not a usable DNS name.
+GatewayConfig defaultConfig();
+/// `file` when given; otherwise `defaultFile` when it exists; otherwise the embedded defaults.
+GatewayConfig loadDefaultOrFile(const std::optional<std::string>& file,
+                                const std::string& defaultFile = std::string(kDefaultConfigFile));
+
+/// The certificate store's options from [gateway] and [certificates].
+tlsgate::certmgr::StoreOptions storeOptions(const GatewayConfig& config);
+
+}  // namespace tlsgate::gateway

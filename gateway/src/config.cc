@@ -1,0 +1,615 @@
+// Reading, checking and defaulting the gateway's INI file (see docs/configuration.md).
+// Pure functions, any thread; every refusal is a ConfigError naming file, key and value.
+#include "tlsgate/gateway/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Exception.h>
+#include <Poco/Util/IniFileConfiguration.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <map>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+namespace tlsgate::gateway {
+namespace {
+
+/// Every section and key the file may hold, in the order the documentation lists them.
+struct KnownSection {
+    std::string_view name;
+    std::vector<std::string_view> keys;
+};
+
+const std::vector<KnownSection>& knownSections() {
+    static const std::vector<KnownSection> sections{
+        {"gateway", {"hostname", "state_directory", "log_level"}},
+        {"receive", {"listen", "tls_level", "client_certificate"}},
+        {"send", {"tls_level"}},
+        {"certificates",
+         {"store_directory", "validity_days", "auto_renew", "renew_at", "expiry_warning_days",
+          "use_system_ca", "check_interval", "change_poll_ms"}},
+    };
+    return sections;
+}
+
+const KnownSection* findSection(std::string_view name) {
+    for (const auto& section : knownSections()) {
+        if (section.name == name) {
+            return &section;
+        }
+    }
+    return nullptr;
+}
+
+template <class Range>
+std::string joined(const Range& items) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) {
+            out += ", ";
+        }
+        out += item;
+    }
+    return out;
+}
+
+std::string knownSectionNames() {
+    std::vector<std::string_view> names;
+    for (const auto& section : knownSections()) {
+        names.push_back(section.name);
+    }
+    return joined(names);
+}
+
+std::string trim(std::string_view text) {
+    const auto first = text.find_first_not_of(" \t\r\n\f\v");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    const auto last = text.find_last_not_of(" \t\r\n\f\v");
+    return std::string(text.substr(first, last - first + 1));
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return out;
+}
+
+/// The whole file, or ConfigError "FILE: cannot read: reason". Read here rather than by Poco
+/// because Poco's reader loops forever on a directory and reports errors without errno's reason.
+/// Anything else that reads (a FIFO, /dev/null) is allowed.
+std::string readFile(const std::string& file) {
+    const auto cannotRead = [&file](int error) {
+        return ConfigError(file + ": cannot read: " + std::generic_category().message(error));
+    };
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        throw cannotRead(errno);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const int error = errno;
+        ::close(fd);
+        throw cannotRead(error);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        throw ConfigError(file + ": cannot read: it is a directory");
+    }
+    std::string text;
+    std::array<char, 8192> buffer{};
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            const int error = errno;
+            ::close(fd);
+            throw cannotRead(error);
+        }
+        if (n == 0) {
+            break;
+        }
+        text.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text;
+}
+
+/// Checks the file's structure line by line (sections and keys known, each key once, every
+/// line a comment, a [section] or key = value) and returns the text Poco is given: '#' comments
+/// blanked, section names lower-cased. Poco alone would read a '#' line as a key and accept
+/// typos, lines without '=' and repeated keys silently.
+std::string checkStructure(const std::string& text, const std::string& label) {
+    std::istringstream in(text);
+    std::ostringstream out;
+    std::string line;
+    std::string section;
+    std::map<std::string, int> seenAt;  // "section.key" -> line number
+    int number = 0;
+    const auto syntax = [&](const std::string& what) {
+        return ConfigError(label + ": cannot read: line " + std::to_string(number) + ": " + what);
+    };
+    while (std::getline(in, line)) {
+        ++number;
+        const std::string t = trim(line);
+        if (t.empty() || t.front() == ';' || t.front() == '#') {
+            out << '\n';
+            continue;
+        }
+        if (t.front() == '[') {
+            const auto close = t.find(']');
+            if (close == std::string::npos) {
+                throw syntax("\"" + t + "\": expected [section]");
+            }
+            const std::string rest = trim(std::string_view(t).substr(close + 1));
+            if (!rest.empty() && rest.front() != ';' && rest.front() != '#') {
+                throw syntax("\"" + t + "\": unexpected text after the section name");
+            }
+            const std::string name = trim(std::string_view(t).substr(1, close - 1));
+            if (findSection(lower(name)) == nullptr) {
+                throw ConfigError(label + ": [" + name + "]: unknown section (known sections: " +
+                                  knownSectionNames() + ")");
+            }
+            section = lower(name);
+            out << '[' << section << "]\n";
+            continue;
+        }
+        const auto equals = t.find('=');
+        if (equals == std::string::npos) {
+            throw syntax("\"" + t + "\": expected key = value");
+        }
+        const std::string key = trim(std::string_view(t).substr(0, equals));
+        if (key.empty()) {
+            throw syntax("\"" + t + "\": expected key = value");
+        }
+        if (section.empty()) {
+            throw ConfigError(label + ": " + key + ": key outside any section (known sections: " +
+                              knownSectionNames() + ")");
+        }
+        const KnownSection* known = findSection(section);
+        const std::string lowerKey = lower(key);
+        if (std::find(known->keys.begin(), known->keys.end(), lowerKey) == known->keys.end()) {
+            throw ConfigError(label + ": " + section + "." + key +
+                              ": unknown key (known keys in [" + section +
+                              "]: " + joined(known->keys) + ")");
+        }
+        const std::string fullKey = section + "." + lowerKey;
+        if (const auto [it, inserted] = seenAt.emplace(fullKey, number); !inserted) {
+            throw ConfigError(label + ": " + fullKey + ": set twice (lines " +
+                              std::to_string(it->second) + " and " + std::to_string(number) + ")");
+        }
+        out << t << '\n';
+    }
+    return out.str();
+}
+
+/// "section.key" -> trimmed value, for the keys the file sets.
+using Values = std::map<std::string, std::string>;
+
+Values readValues(const std::string& text, const std::string& label) {
+    const std::string normalized = checkStructure(text, label);
+    Values values;
+    try {
+        std::istringstream in(normalized);
+        Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini(
+            new Poco::Util::IniFileConfiguration(in));
+        for (const auto& section : knownSections()) {
+            for (const auto key : section.keys) {
+                const std::string fullKey = std::string(section.name) + "." + std::string(key);
+                if (ini->hasProperty(fullKey)) {
+                    // Raw: no ${...} expansion, a value means what it says.
+                    values[fullKey] = trim(ini->getRawString(fullKey));
+                }
+            }
+        }
+    } catch (const Poco::Exception& e) {
+        throw ConfigError(label + ": cannot read: " + e.displayText());
+    }
+    return values;
+}
+
+std::string systemHostName() {
+    std::array<char, 256> name{};
+    if (::gethostname(name.data(), name.size() - 1) != 0) {
+        return {};
+    }
+    return std::string(name.data());
+}
+
+bool isDnsName(std::string_view name) {
+    if (name.empty() || name.size() > 253) {
+        return false;
+    }
+    std::size_t start = 0;
+    while (start <= name.size()) {
+        auto end = name.find('.', start);
+        if (end == std::string_view::npos) {
+            end = name.size();
+        }
+        const auto label = name.substr(start, end - start);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+            return false;
+        }
+        for (const char c : label) {
+            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-';
+            if (!ok) {
+                return false;
+            }
+        }
+        start = end + 1;
+    }
+    return true;
+}
+
+/// A whole number in [min, max] with nothing around it, or nothing.
+std::optional<int> parseInt(std::string_view text, int min, int max) {
+    int value = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end || value < min || value > max) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+template <class Enum>
+struct Choice {
+    std::string_view token;
+    Enum value;
+};
+
+constexpr std::array kReceiveTlsLevels{
+    Choice<ReceiveTlsLevel>{"none", ReceiveTlsLevel::NoTls},
+    Choice<ReceiveTlsLevel>{"attempt", ReceiveTlsLevel::Attempt},
+    Choice<ReceiveTlsLevel>{"require", ReceiveTlsLevel::Require},
+};
+constexpr std::array kClientCertModes{
+    Choice<ClientCertMode>{"do-not-request", ClientCertMode::DoNotRequest},
+    Choice<ClientCertMode>{"request", ClientCertMode::Request},
+    Choice<ClientCertMode>{"require", ClientCertMode::Require},
+};
+constexpr std::array kSendTlsLevels{
+    Choice<SendTlsLevel>{"none", SendTlsLevel::NoTls},
+    Choice<SendTlsLevel>{"attempt", SendTlsLevel::Attempt},
+    Choice<SendTlsLevel>{"require-no-verify", SendTlsLevel::RequireNoVerify},
+    Choice<SendTlsLevel>{"require-verify", SendTlsLevel::RequireVerify},
+};
+constexpr std::array<std::string_view, 8> kLogLevels{"fatal",  "critical",    "error", "warning",
+                                                     "notice", "information", "debug", "trace"};
+
+template <class Enum, std::size_t N>
+std::string_view tokenOf(const std::array<Choice<Enum>, N>& choices, Enum value) {
+    for (const auto& choice : choices) {
+        if (choice.value == value) {
+            return choice.token;
+        }
+    }
+    return "unknown";
+}
+
+/// Turns the values the file sets (or the defaults) into a GatewayConfig, one key at a time in
+/// documentation order, then checks the rules that span keys.
+class Loader {
+  public:
+    Loader(std::string label, Values values)
+        : label_(std::move(label)), values_(std::move(values)) {}
+
+    GatewayConfig load() {
+        GatewayConfig c;
+        loadGateway(c.gateway);
+        loadReceive(c.receive);
+        c.send.tlsLevel = choice("send.tls_level", "attempt", kSendTlsLevels);
+        loadCertificates(c.certificates, c.gateway.stateDirectory);
+        checkCrossFieldRules(c);
+        return c;
+    }
+
+  private:
+    /// The value as written, or `fallback` when the file does not set the key.
+    std::string value(const std::string& key, std::string fallback) const {
+        const auto it = values_.find(key);
+        return it != values_.end() ? it->second : std::move(fallback);
+    }
+
+    [[noreturn]] void fail(const std::string& key, const std::string& text,
+                           const std::string& expected) const {
+        throw ConfigError(label_ + ": " + key + " = " + text + ": " + expected);
+    }
+
+    template <class Enum, std::size_t N>
+    Enum choice(const std::string& key, std::string_view fallback,
+                const std::array<Choice<Enum>, N>& choices) const {
+        const std::string text = value(key, std::string(fallback));
+        const std::string token = lower(text);
+        std::vector<std::string_view> tokens;
+        for (const auto& c : choices) {
+            if (c.token == token) {
+                return c.value;
+            }
+            tokens.push_back(c.token);
+        }
+        fail(key, text, "expected one of: " + joined(tokens));
+    }
+
+    int integer(const std::string& key, int fallback, int min, int max,
+                const std::string& unit) const {
+        const std::string text = value(key, std::to_string(fallback));
+        if (const auto n = parseInt(text, min, max)) {
+            return *n;
+        }
+        fail(key, text,
+             "expected a whole number of " + unit + " between " + std::to_string(min) + " and " +
+                 std::to_string(max));
+    }
+
+    bool boolean(const std::string& key, bool fallback) const {
+        const std::string text = value(key, fallback ? "true" : "false");
+        const std::string token = lower(text);
+        if (token == "true" || token == "yes" || token == "on" || token == "1") {
+            return true;
+        }
+        if (token == "false" || token == "no" || token == "off" || token == "0") {
+            return false;
+        }
+        fail(key, text, "expected true or false (or yes/no, on/off, 1/0)");
+    }
+
+    std::filesystem::path absolutePath(const std::string& key, const std::string& fallback) const {
+        const std::string text = value(key, fallback);
+        if (text.empty() || text.front() != '/') {
+            fail(key, text, "expected an absolute directory path (starting with /)");
+        }
+        return std::filesystem::path(text).lexically_normal();
+    }
+
+    void loadGateway(GatewaySettings& g) const {
+        const bool fromSystem = values_.find("gateway.hostname") == values_.end();
+        const std::string host = value("gateway.hostname", systemHostName());
+        if (!isDnsName(host)) {
+            fail("gateway.hostname", host,
+                 std::string("expected a DNS name: labels of letters, digits and '-' (1 to 63 "
+                             "characters, not starting or ending with '-') separated by '.', at "
+                             "most 253 characters") +
+                     (fromSystem ? " (this is the system host name; set gateway.hostname)" : ""));
+        }
+        g.hostname = host;
+        g.stateDirectory = absolutePath("gateway.state_directory", "/var/lib/tlsgate");
+        const std::string level = value("gateway.log_level", "information");
+        const auto it = std::find(kLogLevels.begin(), kLogLevels.end(), lower(level));
+        if (it == kLogLevels.end()) {
+            fail("gateway.log_level", level, "expected one of: " + joined(kLogLevels));
+        }
+        g.logLevel = std::string(*it);
+    }
+
+    void loadReceive(ReceiveSettings& r) const {
+        const std::string text = value("receive.listen", "0.0.0.0:25");
+        const auto address = parseListen(text);
+        if (!address) {
+            fail("receive.listen", text,
+                 "expected address:port with an IPv4 address or an IPv6 address in brackets and a "
+                 "port between 1 and 65535 (e.g. 0.0.0.0:25, [::]:25)");
+        }
+        r.listen = *address;
+        r.tlsLevel = choice("receive.tls_level", "attempt", kReceiveTlsLevels);
+        r.clientCertificate =
+            choice("receive.client_certificate", "do-not-request", kClientCertModes);
+    }
+
+    static std::optional<ListenAddress> parseListen(const std::string& text) {
+        std::string host;
+        std::string_view port;
+        bool v6 = false;
+        if (!text.empty() && text.front() == '[') {
+            const auto close = text.find(']');
+            if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+                return std::nullopt;
+            }
+            host = text.substr(1, close - 1);
+            port = std::string_view(text).substr(close + 2);
+            v6 = true;
+        } else {
+            const auto colon = text.find(':');
+            if (colon == std::string::npos || text.find(':', colon + 1) != std::string::npos) {
+                return std::nullopt;  // no port, or an IPv6 address without brackets
+            }
+            host = text.substr(0, colon);
+            port = std::string_view(text).substr(colon + 1);
+        }
+        // inet_pton, not Poco: it refuses the shorthand forms ("127.1") inet_aton accepts.
+        std::array<unsigned char, sizeof(in6_addr)> buffer{};
+        if (::inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), buffer.data()) != 1) {
+            return std::nullopt;
+        }
+        const auto number = parseInt(port, 1, 65535);
+        if (!number) {
+            return std::nullopt;
+        }
+        return ListenAddress{host, static_cast<std::uint16_t>(*number)};
+    }
+
+    void loadCertificates(CertificateSettings& s, const std::filesystem::path& stateDir) {
+        s.storeDirectory =
+            absolutePath("certificates.store_directory", (stateDir / "certs").string());
+        s.validityDays = integer("certificates.validity_days", 825, 1, 3650, "days");
+        s.autoRenew = boolean("certificates.auto_renew", true);
+        const std::string renewAt = value("certificates.renew_at", "0.6667");
+        double fraction = 0;
+        const auto* end = renewAt.data() + renewAt.size();
+        const auto [ptr, ec] =
+            std::from_chars(renewAt.data(), end, fraction, std::chars_format::fixed);
+        if (renewAt.empty() || ec != std::errc() || ptr != end ||
+            !(fraction >= 0.1 && fraction <= 0.95)) {
+            fail("certificates.renew_at", renewAt,
+                 "expected the fraction of a certificate's lifetime after which it is renewed, "
+                 "between 0.1 and 0.95 (e.g. 0.6667)");
+        }
+        s.renewAt = fraction;
+        warningDaysText_ = value("certificates.expiry_warning_days", "30,14,7,1");
+        s.expiryWarningDays = warningDays(warningDaysText_);
+        s.useSystemCa = boolean("certificates.use_system_ca", true);
+        s.checkInterval = std::chrono::seconds(
+            integer("certificates.check_interval", 3600, 60, 86400, "seconds"));
+        s.changePoll = std::chrono::milliseconds(
+            integer("certificates.change_poll_ms", 1000, 100, 60000, "milliseconds"));
+    }
+
+    std::vector<int> warningDays(const std::string& text) const {
+        std::vector<int> days;
+        std::size_t start = 0;
+        while (start <= text.size()) {
+            auto comma = text.find(',', start);
+            if (comma == std::string::npos) {
+                comma = text.size();
+            }
+            const auto n =
+                parseInt(trim(std::string_view(text).substr(start, comma - start)), 1, 365);
+            if (!n || std::find(days.begin(), days.end(), *n) != days.end()) {
+                fail("certificates.expiry_warning_days", text,
+                     "expected a comma-separated list of distinct whole numbers of days between 1 "
+                     "and 365 (e.g. 30,14,7,1)");
+            }
+            days.push_back(*n);
+            start = comma + 1;
+        }
+        std::sort(days.begin(), days.end(), std::greater<>());
+        return days;
+    }
+
+    void checkCrossFieldRules(const GatewayConfig& c) const {
+        const auto receiveTls = std::string(toString(c.receive.tlsLevel));
+        const auto clientCert = std::string(toString(c.receive.clientCertificate));
+        if (c.receive.clientCertificate == ClientCertMode::Require &&
+            c.receive.tlsLevel != ReceiveTlsLevel::Require) {
+            throw ConfigError(label_ + ": receive.client_certificate = " + clientCert +
+                              ": requires receive.tls_level = require (it is " + receiveTls + ")");
+        }
+        if (c.receive.clientCertificate == ClientCertMode::Request &&
+            c.receive.tlsLevel == ReceiveTlsLevel::NoTls) {
+            throw ConfigError(label_ + ": receive.client_certificate = " + clientCert +
+                              ": requires receive.tls_level = attempt or require (it is " +
+                              receiveTls + ")");
+        }
+        // A default certificate that is "expiring" from the day it is made helps nobody.
+        if (c.certificates.expiryWarningDays.front() >= c.certificates.validityDays) {
+            throw ConfigError(label_ + ": certificates.expiry_warning_days = " + warningDaysText_ +
+                              ": requires every threshold below certificates.validity_days (it "
+                              "is " +
+                              std::to_string(c.certificates.validityDays) + ")");
+        }
+    }
+
+    const std::string label_;
+    const Values values_;
+    std::string warningDaysText_;
+};
+
+}  // namespace
+
+std::string_view toString(ReceiveTlsLevel level) {
+    return tokenOf(kReceiveTlsLevels, level);
+}
+std::string_view toString(ClientCertMode mode) {
+    return tokenOf(kClientCertModes, mode);
+}
+std::string_view toString(SendTlsLevel level) {
+    return tokenOf(kSendTlsLevels, level);
+}
+
+std::string_view displayName(ReceiveTlsLevel level) {
+    switch (level) {
+        case ReceiveTlsLevel::NoTls:
+            return "No TLS Encryption";
+        case ReceiveTlsLevel::Attempt:
+            return "Attempt TLS Encryption";
+        case ReceiveTlsLevel::Require:
+            return "Require TLS Encryption";
+    }
+    return "unknown";
+}
+
+std::string_view displayName(ClientCertMode mode) {
+    switch (mode) {
+        case ClientCertMode::DoNotRequest:
+            return "Do Not Request Client Certificate";
+        case ClientCertMode::Request:
+            return "Request Client Certificate";
+        case ClientCertMode::Require:
+            return "Require Client Certificate";
+    }
+    return "unknown";
+}
+
+std::string_view displayName(SendTlsLevel level) {
+    switch (level) {
+        case SendTlsLevel::NoTls:
+            return "No TLS Encryption";
+        case SendTlsLevel::Attempt:
+            return "Attempt TLS Encryption";
+        case SendTlsLevel::RequireNoVerify:
+            return "Require TLS Encryption (Do Not Verify Certificate)";
+        case SendTlsLevel::RequireVerify:
+            return "Require TLS Encryption and Verify Certificate";
+    }
+    return "unknown";
+}
+
+std::string ListenAddress::toString() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+GatewayConfig loadConfig(const std::string& file) {
+    const std::string text = readFile(file);
+    GatewayConfig config = Loader(file, readValues(text, file)).load();
+    config.sourceFile = file;
+    return config;
+}
+
+GatewayConfig defaultConfig() {
+    return Loader(std::string(kEmbeddedDefaultsName), {}).load();
+}
+
+GatewayConfig loadDefaultOrFile(const std::optional<std::string>& file,
+                                const std::string& defaultFile) {
+    if (file) {
+        return loadConfig(*file);
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(defaultFile, ec)) {
+        return loadConfig(defaultFile);
+    }
+    return defaultConfig();
+}
+
+tlsgate::certmgr::StoreOptions storeOptions(const GatewayConfig& config) {
+    tlsgate::certmgr::StoreOptions options;
+    options.directory = config.certificates.storeDirectory;
+    options.hostname = config.gateway.hostname;
+    options.defaultValidityDays = config.certificates.validityDays;
+    options.autoRenew = config.certificates.autoRenew;
+    options.renewAtFraction = config.certificates.renewAt;
+    options.warningDays = config.certificates.expiryWarningDays;
+    options.useSystemCa = config.certificates.useSystemCa;
+    return options;
+}
+
+}  // namespace tlsgate::gateway

@@ -1,0 +1,371 @@
+// The `tlsgate` daemon: a thin main that parses the command line, loads the configuration, opens
+// the certificate store and runs the certificate watcher until SIGTERM/SIGINT/SIGQUIT. Main thread
+// plus the "eventlog" thread; errors are printed once here and returned as sysexits(3) codes.
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionCallback.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "tlsgate/certmgr/certificate.h"
+#include "tlsgate/certmgr/store.h"
+#include "tlsgate/certmgr/watcher.h"
+#include "tlsgate/common/event.h"
+#include "tlsgate/common/event_bus.h"
+#include "tlsgate/gateway/config.h"
+
+#ifndef TLSGATE_VERSION
+#define TLSGATE_VERSION "0.0.0"
+#endif
+
+namespace tlsgate::gateway {
+namespace {
+
+using Poco::Util::Application;
+
+/// `"value"` with backslashes and double quotes escaped, for key=value log lines.
+std::string quotedValue(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+/// One key=value line per certificate event; never carries key material (events hold none).
+std::string describe(const CertificateEvent& event) {
+    std::ostringstream line;
+    line << "certificate event=" << toString(event.kind) << " id=" << event.certId
+         << " subject=" << quotedValue(event.subject) << " sha256=" << event.sha256Fingerprint
+         << " days_left=" << event.daysLeft;
+    if (event.thresholdDays) {
+        line << " threshold=" << *event.thresholdDays;
+    }
+    if (!event.role.empty()) {
+        line << " role=" << event.role;
+    }
+    if (!event.detail.empty()) {
+        line << " detail=" << quotedValue(event.detail);
+    }
+    return line.str();
+}
+
+Poco::Message::Priority priorityOf(CertificateEventKind kind) {
+    switch (kind) {
+        case CertificateEventKind::Expiring:
+            return Poco::Message::PRIO_WARNING;
+        case CertificateEventKind::Expired:
+            return Poco::Message::PRIO_ERROR;
+        default:
+            return Poco::Message::PRIO_INFORMATION;
+    }
+}
+
+/// The "eventlog" thread: an event bus subscriber that writes every certificate event to the log.
+/// TLS session events are left to the session log that arrives with the receiving issue.
+class EventLogger {
+  public:
+    EventLogger(EventBus& bus, Poco::Logger& log)
+        : subscription_(bus.subscribe("eventlog", 1024)), log_(log) {}
+    ~EventLogger() { stop(); }
+    EventLogger(const EventLogger&) = delete;
+    EventLogger& operator=(const EventLogger&) = delete;
+
+    void start() {
+        thread_ = std::thread([this] { run(); });
+    }
+
+    /// Stops and joins the thread; events still queued are written first.
+    void stop() {
+        if (!thread_.joinable()) {
+            return;
+        }
+        stopping_ = true;
+        thread_.join();
+        subscription_->close();
+        if (subscription_->dropped() > 0) {
+            log_.warning("eventlog dropped=" + std::to_string(subscription_->dropped()));
+        }
+    }
+
+  private:
+    void run() {
+        ::pthread_setname_np(::pthread_self(), "eventlog");
+        for (;;) {
+            const auto event = subscription_->pop(std::chrono::milliseconds(200));
+            if (!event) {
+                if (stopping_) {
+                    return;  // the queue is drained
+                }
+                continue;
+            }
+            if (const auto* certificate = std::get_if<CertificateEvent>(&*event)) {
+                log_.log(Poco::Message(log_.name(), describe(*certificate),
+                                       priorityOf(certificate->kind)));
+            }
+        }
+    }
+
+    std::shared_ptr<Subscription> subscription_;
+    Poco::Logger& log_;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+};
+
+/// Every logger writes one line per message to stderr, UTC timestamps, at `level` and above.
+void setUpLogging(const std::string& level) {
+    Poco::AutoPtr<Poco::PatternFormatter> formatter(
+        new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %t"));
+    formatter->setProperty("times", "UTC");
+    Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel);  // std::clog
+    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
+    Poco::Logger::setChannel("", channel);
+    Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
+}
+
+/// Creates `dir` (mode 0700) and missing parents; an existing directory is left as it is.
+void makePrivateDirectory(const std::filesystem::path& dir) {
+    if (std::filesystem::is_directory(dir)) {
+        return;
+    }
+    if (dir.has_parent_path()) {
+        std::filesystem::create_directories(dir.parent_path());
+    }
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        throw std::filesystem::filesystem_error("cannot create directory", dir,
+                                                std::error_code(errno, std::generic_category()));
+    }
+}
+
+/// Blocks the termination signals on the calling thread before any other thread starts, so the
+/// threads inherit the mask and only waitForTerminationRequest() ever receives them.
+void blockTerminationSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    if (std::getenv("POCO_ENABLE_DEBUGGER") == nullptr) {
+        sigaddset(&set, SIGINT);  // as ServerApplication does
+    }
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::string sourceName(const GatewayConfig& config) {
+    return config.sourceFile.empty() ? std::string(kEmbeddedDefaultsName) : config.sourceFile;
+}
+
+std::string joinedDays(const std::vector<int>& days) {
+    std::string out;
+    for (const int d : days) {
+        out += (out.empty() ? "" : ",") + std::to_string(d);
+    }
+    return out;
+}
+
+class TlsgateApplication : public Poco::Util::ServerApplication {
+  public:
+    /// False when Poco refused the command line before main() (an unknown option, say).
+    bool mainRan() const { return mainRan_; }
+
+  protected:
+    void defineOptions(Poco::Util::OptionSet& options) override {
+        ServerApplication::defineOptions(options);  // --daemon, --pidfile, --umask
+        using Callback = Poco::Util::OptionCallback<TlsgateApplication>;
+        options.addOption(Poco::Util::Option("help", "h", "print this help and exit")
+                              .required(false)
+                              .repeatable(false)
+                              .callback(Callback(this, &TlsgateApplication::handleHelp)));
+        options.addOption(Poco::Util::Option("version", "", "print the version and exit")
+                              .required(false)
+                              .repeatable(false)
+                              .callback(Callback(this, &TlsgateApplication::handleVersion)));
+        options.addOption(
+            Poco::Util::Option("config", "c",
+                               "read FILE instead of " + std::string(kDefaultConfigFile) +
+                                   " (the built-in defaults apply when that does not exist)")
+                .required(false)
+                .repeatable(false)
+                .argument("FILE")
+                .callback(Callback(this, &TlsgateApplication::handleConfig)));
+    }
+
+    int main(const std::vector<std::string>& args) override {
+        mainRan_ = true;
+        if (helpRequested_) {
+            printHelp();
+            return EXIT_OK;
+        }
+        if (versionRequested_) {
+            std::cout << "tlsgate " << TLSGATE_VERSION << '\n';
+            return EXIT_OK;
+        }
+        const std::string command = args.empty() ? "run" : args.front();
+        if (command == "run" && args.size() <= 1) {
+            return runDaemon();
+        }
+        if (command == "check-config" && args.size() <= 2) {
+            return checkConfig(args.size() == 2 ? std::optional(args[1]) : configFile_);
+        }
+        if (command == "version" && args.size() == 1) {
+            std::cout << "tlsgate " << TLSGATE_VERSION << '\n';
+            return EXIT_OK;
+        }
+        if (command == "run" || command == "check-config" || command == "version") {
+            std::cerr << "tlsgate: too many arguments for " << command << " (see tlsgate --help)\n";
+        } else {
+            std::cerr << "tlsgate: unknown command \"" << command
+                      << "\" (commands: run, check-config, version; see tlsgate --help)\n";
+        }
+        return EXIT_USAGE;
+    }
+
+  private:
+    void handleHelp(const std::string&, const std::string&) {
+        helpRequested_ = true;
+        stopOptionsProcessing();
+    }
+    void handleVersion(const std::string&, const std::string&) { versionRequested_ = true; }
+    void handleConfig(const std::string&, const std::string& value) { configFile_ = value; }
+
+    void printHelp() const {
+        Poco::Util::HelpFormatter help(options());
+        help.setCommand(commandName());
+        help.setUsage("[options] [run | check-config [FILE] | version]");
+        help.setHeader(
+            "The tlsgate SMTP TLS mail gateway.\n"
+            "  run                  run the gateway (the default)\n"
+            "  check-config [FILE]  check FILE (or --config's) and exit\n"
+            "  version              print the version");
+        help.setFooter(
+            "Exit status: 0 success, 64 usage error, 70 startup failure, 73 cannot create a "
+            "directory, 78 configuration error.");
+        help.format(std::cout);
+    }
+
+    static int checkConfig(const std::optional<std::string>& file) {
+        try {
+            const GatewayConfig c = loadDefaultOrFile(file);
+            std::cout << sourceName(c) << ": configuration OK\n"
+                      << "  receive: " << displayName(c.receive.tlsLevel) << ", "
+                      << displayName(c.receive.clientCertificate) << ", on "
+                      << c.receive.listen.toString() << '\n'
+                      << "  send:    " << displayName(c.send.tlsLevel) << '\n'
+                      << "  certificates: " << c.certificates.storeDirectory.string()
+                      << " (hostname " << c.gateway.hostname << ", "
+                      << "warnings at " << joinedDays(c.certificates.expiryWarningDays)
+                      << " days)\n";
+            return EXIT_OK;
+        } catch (const ConfigError& e) {
+            std::cerr << e.what() << '\n';
+            return EXIT_CONFIG;
+        }
+    }
+
+    int runDaemon() {
+        GatewayConfig config;
+        try {
+            config = loadDefaultOrFile(configFile_);
+        } catch (const ConfigError& e) {
+            std::cerr << e.what() << '\n';
+            return EXIT_CONFIG;
+        }
+        setUpLogging(config.gateway.logLevel);
+        Poco::Logger& log = Poco::Logger::get("tlsgate");
+        log.information("tlsgate " TLSGATE_VERSION " configuration=" + sourceName(config));
+
+        try {
+            makePrivateDirectory(config.gateway.stateDirectory);
+            makePrivateDirectory(config.certificates.storeDirectory);
+        } catch (const std::exception& e) {
+            log.critical(std::string("tlsgate cannot start: ") + e.what());
+            return EXIT_CANTCREAT;
+        }
+
+        blockTerminationSignals();
+        try {
+            certmgr::Store store(storeOptions(config));
+            for (const auto& created : store.ensureDefault()) {
+                log.information("certificate created id=" + created.id +
+                                " key=" + quotedValue(created.info.keyDescription()) +
+                                " subject=" + quotedValue(created.info.subject) +
+                                " sha256=" + created.info.sha256Fingerprint +
+                                " not_after=" + certmgr::formatTime(created.info.notAfter));
+            }
+
+            EventBus bus;
+            EventLogger eventLog(bus, Poco::Logger::get("tlsgate.events"));
+            eventLog.start();
+            certmgr::CertificateWatcher watcher(
+                store, bus, config.certificates.changePoll, config.certificates.checkInterval,
+                [&log] { log.information("certificate store changed"); },
+                [&log](const std::string& error) {
+                    log.error("certificate watcher pass failed, retrying: " + error);
+                });
+            watcher.start();
+            // The SMTP listener arrives with the receiving issue: it starts here, after the
+            // watcher (it needs the store's certificates), and stops first.
+
+            log.information("tlsgate started hostname=" + config.gateway.hostname +
+                            " store=" + config.certificates.storeDirectory.string() +
+                            " listen=" + config.receive.listen.toString() +
+                            " receive_tls=" + std::string(toString(config.receive.tlsLevel)) +
+                            " send_tls=" + std::string(toString(config.send.tlsLevel)));
+            waitForTerminationRequest();
+            log.information("tlsgate stopping");
+            watcher.stop();
+            eventLog.stop();
+        } catch (const std::exception& e) {
+            log.critical(std::string("tlsgate failed: ") + e.what());
+            return EXIT_SOFTWARE;
+        }
+        log.information("tlsgate stopped");
+        return EXIT_OK;
+    }
+
+    std::optional<std::string> configFile_;
+    bool mainRan_ = false;
+    bool helpRequested_ = false;
+    bool versionRequested_ = false;
+};
+
+}  // namespace
+}  // namespace tlsgate::gateway
+
+int main(int argc, char** argv) {
+    tlsgate::gateway::TlsgateApplication app;
+    const int rc = app.run(argc, argv);
+    if (!app.mainRan() && rc == Poco::Util::Application::EXIT_CONFIG) {
+        // ServerApplication has printed why the options were refused, and calls it EX_CONFIG;
+        // it is a usage error.
+        std::cerr << "tlsgate: see tlsgate --help\n";
+        return Poco::Util::Application::EXIT_USAGE;
+    }
+    return rc;
+}
