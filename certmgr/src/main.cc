@@ -200,6 +200,17 @@ class CertmgrApp : public Application {
         add("port", "", "port of the TLSA owner name (default 25)", "N");
     }
 
+  public:
+    /// Whether `--name` is an option's full name. Poco also accepts unique prefixes ("--pass"
+    /// for --password-file); certmgr does not, so a mistyped option never means another one.
+    bool isFullOptionName(const std::string& name) {
+        OptionSet all;
+        defineOptions(all);
+        return std::any_of(all.begin(), all.end(),
+                           [&](const Option& o) { return o.fullName() == name; });
+    }
+
+  protected:
     void handleOption(const std::string& name, const std::string& value) override {
         Application::handleOption(name, value);
         values_.emplace(name, value);
@@ -336,8 +347,8 @@ class CertmgrApp : public Application {
     }
 
     static void printCreated(const StoredCertificate& c, const char* verb) {
-        std::cout << verb << ' ' << c.id << ": " << c.info.keyDescription() << ' '
-                  << c.info.subject << " SHA-256 " << c.info.sha256Fingerprint << " not after "
+        std::cout << verb << ' ' << c.id << ": " << c.info.keyDescription() << ' ' << c.info.subject
+                  << " SHA-256 " << c.info.sha256Fingerprint << " not after "
                   << formatTime(c.info.notAfter) << " roles " << rolesText(c.roles) << '\n';
     }
 
@@ -646,6 +657,19 @@ class CertmgrApp : public Application {
 
 int main(int argc, char** argv) {
     CertmgrApp app;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") {
+            break;
+        }
+        if (arg.size() > 2 && arg.compare(0, 2, "--") == 0) {
+            const std::string name = arg.substr(2, arg.find_first_of("=:") - 2);
+            if (!app.isFullOptionName(name)) {
+                std::cerr << "certmgr: unknown option --" << name << "\n(see certmgr --help)\n";
+                return kExitUsage;
+            }
+        }
+    }
     try {
         app.init(argc, argv);
     } catch (const Poco::Util::OptionException& e) {

@@ -51,6 +51,8 @@ std::string_view toString(TlsSessionEventKind kind) {
             return "client-certificate";
         case TlsSessionEventKind::PolicyDecision:
             return "policy-decision";
+        case TlsSessionEventKind::MessageAccepted:
+            return "message-accepted";
         case TlsSessionEventKind::Closed:
             return "closed";
     }

@@ -33,8 +33,13 @@ struct KnownSection {
 const std::vector<KnownSection>& knownSections() {
     static const std::vector<KnownSection> sections{
         {"gateway", {"hostname", "state_directory", "log_level"}},
-        {"receive", {"listen", "tls_level", "client_certificate"}},
+        {"receive",
+         {"listen", "tls_level", "client_certificate", "tls_min_version", "relay_domains",
+          "trusted_networks", "max_message_size", "max_recipients", "command_line_limit",
+          "text_line_limit", "max_errors", "max_commands", "command_timeout", "data_timeout",
+          "max_connections", "max_connections_per_client"}},
         {"send", {"tls_level"}},
+        {"spool", {"directory"}},
         {"certificates",
          {"store_directory", "validity_days", "auto_renew", "renew_at", "expiry_warning_days",
           "use_system_ca", "check_interval", "change_poll_ms"}},
@@ -317,6 +322,8 @@ class Loader {
         loadGateway(c.gateway);
         loadReceive(c.receive);
         c.send.tlsLevel = choice("send.tls_level", "attempt", kSendTlsLevels);
+        c.spool.directory =
+            absolutePath("spool.directory", (c.gateway.stateDirectory / "spool").string());
         loadCertificates(c.certificates, c.gateway.stateDirectory);
         checkCrossFieldRules(c);
         return c;
@@ -412,6 +419,90 @@ class Loader {
         r.tlsLevel = choice("receive.tls_level", "attempt", kReceiveTlsLevels);
         r.clientCertificate =
             choice("receive.client_certificate", "do-not-request", kClientCertModes);
+        const std::string version = value("receive.tls_min_version", "TLSv1.2");
+        if (lower(version) == "tlsv1.2") {
+            r.tlsMinVersion = "TLSv1.2";
+        } else if (lower(version) == "tlsv1.3") {
+            r.tlsMinVersion = "TLSv1.3";
+        } else {
+            fail("receive.tls_min_version", version, "expected TLSv1.2 or TLSv1.3");
+        }
+        const std::string domains = value("receive.relay_domains", "");
+        for (const auto& item : splitList(domains)) {
+            if (!isDnsName(item)) {
+                fail("receive.relay_domains", domains,
+                     "expected a comma-separated list of domain names (\"" + item +
+                         "\" is not one)");
+            }
+            r.relayDomains.push_back(lower(item));
+        }
+        const std::string networks = value("receive.trusted_networks", "127.0.0.0/8, ::1/128");
+        for (const auto& item : splitList(networks)) {
+            const auto network = parseNetwork(item);
+            if (!network) {
+                fail("receive.trusted_networks", networks,
+                     "expected a comma-separated list of networks like 192.0.2.0/24 or "
+                     "2001:db8::/32 (\"" +
+                         item + "\" is not one)");
+            }
+            r.trustedNetworks.push_back(*network);
+        }
+        r.maxMessageSize = static_cast<std::uint64_t>(
+            integer("receive.max_message_size", 10240000, 1024, 1000000000, "bytes"));
+        r.maxRecipients = integer("receive.max_recipients", 1000, 1, 100000, "recipients");
+        r.commandLineLimit = static_cast<std::size_t>(
+            integer("receive.command_line_limit", 512, 512, 65536, "bytes"));
+        r.textLineLimit = static_cast<std::size_t>(
+            integer("receive.text_line_limit", 4096, 1000, 1048576, "bytes"));
+        r.maxErrors = integer("receive.max_errors", 20, 1, 10000, "errors");
+        r.maxCommands = integer("receive.max_commands", 5000, 10, 1000000, "commands");
+        r.commandTimeout =
+            std::chrono::seconds(integer("receive.command_timeout", 300, 1, 3600, "seconds"));
+        r.dataTimeout =
+            std::chrono::seconds(integer("receive.data_timeout", 180, 1, 3600, "seconds"));
+        r.maxConnections = integer("receive.max_connections", 500, 1, 100000, "connections");
+        r.maxConnectionsPerClient =
+            integer("receive.max_connections_per_client", 20, 1, 100000, "connections");
+    }
+
+    /// Items of a comma-separated list, trimmed; empty items are not allowed except an empty list.
+    static std::vector<std::string> splitList(const std::string& text) {
+        std::vector<std::string> items;
+        if (trim(text).empty()) {
+            return items;
+        }
+        std::size_t start = 0;
+        while (start <= text.size()) {
+            auto comma = text.find(',', start);
+            if (comma == std::string::npos) {
+                comma = text.size();
+            }
+            items.push_back(trim(std::string_view(text).substr(start, comma - start)));
+            start = comma + 1;
+        }
+        return items;
+    }
+
+    static std::optional<Network> parseNetwork(const std::string& text) {
+        Network n;
+        const auto slash = text.find('/');
+        const std::string host = text.substr(0, slash);
+        n.v6 = host.find(':') != std::string::npos;
+        if (::inet_pton(n.v6 ? AF_INET6 : AF_INET, host.c_str(), n.address.data()) != 1) {
+            return std::nullopt;
+        }
+        const int maxPrefix = n.v6 ? 128 : 32;
+        if (slash == std::string::npos) {
+            n.prefix = maxPrefix;
+        } else {
+            const auto prefix = parseInt(std::string_view(text).substr(slash + 1), 0, maxPrefix);
+            if (!prefix) {
+                return std::nullopt;
+            }
+            n.prefix = *prefix;
+        }
+        n.text = host + "/" + std::to_string(n.prefix);
+        return n;
     }
 
     static std::optional<ListenAddress> parseListen(const std::string& text) {
@@ -610,6 +701,43 @@ tlsgate::certmgr::StoreOptions storeOptions(const GatewayConfig& config) {
     options.warningDays = config.certificates.expiryWarningDays;
     options.useSystemCa = config.certificates.useSystemCa;
     return options;
+}
+
+}  // namespace tlsgate::gateway
+
+namespace tlsgate::gateway {
+
+bool Network::contains(const std::string& ip) const {
+    std::array<unsigned char, 16> bytes{};
+    bool isV6 = ip.find(':') != std::string::npos;
+    if (::inet_pton(isV6 ? AF_INET6 : AF_INET, ip.c_str(), bytes.data()) != 1) {
+        return false;
+    }
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (isV6 && !v6 && std::equal(bytes.begin(), bytes.begin() + 12, kMapped)) {
+        std::copy(bytes.begin() + 12, bytes.end(), bytes.begin());  // ::ffff:192.0.2.1
+        isV6 = false;
+    }
+    if (isV6 != v6) {
+        return false;
+    }
+    int bits = prefix;
+    for (std::size_t i = 0; bits > 0; ++i, bits -= 8) {
+        const auto mask = static_cast<unsigned char>(bits >= 8 ? 0xff : 0xff << (8 - bits));
+        if ((bytes[i] & mask) != (address[i] & mask)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ReceiveSettings::isTrusted(const std::string& ip) const {
+    return std::any_of(trustedNetworks.begin(), trustedNetworks.end(),
+                       [&](const Network& n) { return n.contains(ip); });
+}
+
+bool ReceiveSettings::isRelayDomain(const std::string& domain) const {
+    return std::find(relayDomains.begin(), relayDomains.end(), domain) != relayDomains.end();
 }
 
 }  // namespace tlsgate::gateway

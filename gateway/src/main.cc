@@ -37,6 +37,9 @@
 #include "tlsgate/common/event.h"
 #include "tlsgate/common/event_bus.h"
 #include "tlsgate/gateway/config.h"
+#include "tlsgate/gateway/smtp_server.h"
+#include "tlsgate/gateway/spool.h"
+#include "tlsgate/gateway/tls_server.h"
 
 #ifndef TLSGATE_VERSION
 #define TLSGATE_VERSION "0.0.0"
@@ -233,15 +236,19 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
         if (command == "check-config" && args.size() <= 2) {
             return checkConfig(args.size() == 2 ? std::optional(args[1]) : configFile_);
         }
+        if (command == "queue" && args.size() == 1) {
+            return listQueue();
+        }
         if (command == "version" && args.size() == 1) {
             std::cout << "tlsgate " << TLSGATE_VERSION << '\n';
             return EXIT_OK;
         }
-        if (command == "run" || command == "check-config" || command == "version") {
+        if (command == "run" || command == "check-config" || command == "version" ||
+            command == "queue") {
             std::cerr << "tlsgate: too many arguments for " << command << " (see tlsgate --help)\n";
         } else {
             std::cerr << "tlsgate: unknown command \"" << command
-                      << "\" (commands: run, check-config, version; see tlsgate --help)\n";
+                      << "\" (commands: run, check-config, queue, version; see tlsgate --help)\n";
         }
         return EXIT_USAGE;
     }
@@ -257,7 +264,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
     void printHelp() const {
         Poco::Util::HelpFormatter help(options());
         help.setCommand(commandName());
-        help.setUsage("[options] [run | check-config [FILE] | version]");
+        help.setUsage("[options] [run | check-config [FILE] | queue | version]");
         help.setHeader(
             "The tlsgate SMTP TLS mail gateway.\n"
             "  run                  run the gateway (the default)\n"
@@ -288,6 +295,44 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
         }
     }
 
+    /// `tlsgate queue`: what the spool holds, oldest first.
+    int listQueue() {
+        GatewayConfig config;
+        try {
+            config = loadDefaultOrFile(configFile_);
+        } catch (const ConfigError& e) {
+            std::cerr << e.what() << '\n';
+            return EXIT_CONFIG;
+        }
+        if (!std::filesystem::is_directory(config.spool.directory)) {
+            std::cout << "queue is empty (no spool at " << config.spool.directory.string() << ")\n";
+            return EXIT_OK;
+        }
+        try {
+            Spool spool(config.spool.directory, SystemClock::instance(), Spool::Access::Inspect);
+            std::vector<std::string> problems;
+            const auto messages = spool.list(&problems);
+            for (const auto& m : messages) {
+                std::cout << m.queueId << "  " << certmgr::formatTime(m.envelope.received) << "  "
+                          << m.size << " bytes  "
+                          << (m.envelope.tls ? m.envelope.tlsVersion : "plain") << "  from <"
+                          << m.envelope.sender << "> from " << m.envelope.clientAddress << '\n';
+                for (const auto& r : m.envelope.recipients) {
+                    std::cout << "    to <" << r << ">\n";
+                }
+            }
+            for (const auto& problem : problems) {
+                std::cerr << "tlsgate: " << problem << '\n';
+            }
+            std::cout << messages.size() << (messages.size() == 1 ? " message" : " messages")
+                      << " in " << config.spool.directory.string() << '\n';
+            return problems.empty() ? EXIT_OK : EXIT_SOFTWARE;
+        } catch (const std::exception& e) {
+            std::cerr << "tlsgate: " << e.what() << '\n';
+            return EXIT_SOFTWARE;
+        }
+    }
+
     int runDaemon() {
         GatewayConfig config;
         try {
@@ -303,6 +348,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
         try {
             makePrivateDirectory(config.gateway.stateDirectory);
             makePrivateDirectory(config.certificates.storeDirectory);
+            makePrivateDirectory(config.spool.directory);
         } catch (const std::exception& e) {
             log.critical(std::string("tlsgate cannot start: ") + e.what());
             return EXIT_CANTCREAT;
@@ -322,23 +368,68 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             EventBus bus;
             EventLogger eventLog(bus, Poco::Logger::get("tlsgate.events"));
             eventLog.start();
+
+            Spool spool(config.spool.directory);
+            std::vector<std::string> problems;
+            const auto queued = spool.list(&problems);
+            for (const auto& problem : problems) {
+                log.error("spool: " + problem);
+            }
+            log.information("spool=" + config.spool.directory.string() +
+                            " queued=" + std::to_string(queued.size()));
+
+            ServerTlsSettings tlsSettings;
+            tlsSettings.clientCertificate = config.receive.clientCertificate;
+            tlsSettings.minVersion = config.receive.tlsMinVersion;
+            ServerTlsContextHolder tls(tlsSettings);
+            const auto rebuildTls = [&] {
+                const std::string error = tls.rebuild(store);
+                if (error.empty()) {
+                    std::string ids;
+                    for (const auto& id : tls.current()->certificateIds()) {
+                        ids += (ids.empty() ? "" : ",") + id;
+                    }
+                    log.information("tls server certificates=" + ids);
+                } else {
+                    log.error(
+                        "tls context not rebuilt (STARTTLS keeps the previous certificates"
+                        ", or answers 454 without any): " +
+                        error);
+                }
+            };
+            if (config.receive.tlsLevel != ReceiveTlsLevel::NoTls) {
+                rebuildTls();
+            }
+
             certmgr::CertificateWatcher watcher(
                 store, bus, config.certificates.changePoll, config.certificates.checkInterval,
-                [&log] { log.information("certificate store changed"); },
+                [&] {
+                    log.information("certificate store changed");
+                    if (config.receive.tlsLevel != ReceiveTlsLevel::NoTls) {
+                        rebuildTls();  // open sessions keep the context they started TLS with
+                    }
+                },
                 [&log](const std::string& error) {
                     log.error("certificate watcher pass failed, retrying: " + error);
                 });
             watcher.start();
-            // The SMTP listener arrives with the receiving issue: it starts here, after the
-            // watcher (it needs the store's certificates), and stops first.
+
+            SessionServices services;
+            services.config = std::make_shared<const GatewayConfig>(config);
+            services.tls = &tls;
+            services.spool = &spool;
+            services.bus = &bus;
+            SmtpServer smtp(services);
+            smtp.start();
 
             log.information("tlsgate started hostname=" + config.gateway.hostname +
-                            " store=" + config.certificates.storeDirectory.string() +
-                            " listen=" + config.receive.listen.toString() +
+                            " store=" + config.certificates.storeDirectory.string() + " listen=" +
+                            config.receive.listen.host + ":" + std::to_string(smtp.port()) +
                             " receive_tls=" + std::string(toString(config.receive.tlsLevel)) +
                             " send_tls=" + std::string(toString(config.send.tlsLevel)));
             waitForTerminationRequest();
             log.information("tlsgate stopping");
+            smtp.stop();
             watcher.stop();
             eventLog.stop();
         } catch (const std::exception& e) {

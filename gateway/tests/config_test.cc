@@ -254,18 +254,18 @@ TEST_F(ConfigTest, UnknownSectionIsRefusedEvenWhenEmpty) {
     EXPECT_EQ(errorFor("[gateway]\n[smtp]\n"),
               file_ +
                   ": [smtp]: unknown section (known sections: gateway, receive, send, "
-                  "certificates)");
+                  "spool, certificates)");
     EXPECT_EQ(errorFor("[certificate]\nvalidity_days = 10\n"),
               file_ +
                   ": [certificate]: unknown section (known sections: gateway, receive, send, "
-                  "certificates)");
+                  "spool, certificates)");
 }
 
 TEST_F(ConfigTest, KeyOutsideAnySectionIsRefused) {
     EXPECT_EQ(errorFor("hostname = mx.example.com\n[gateway]\n"),
               file_ +
                   ": hostname: key outside any section (known sections: gateway, receive, "
-                  "send, certificates)");
+                  "send, spool, certificates)");
 }
 
 TEST_F(ConfigTest, RepeatedKeyIsRefusedWithBothLines) {
@@ -473,7 +473,7 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
     EXPECT_EQ(loadConfig(TLSGATE_SOURCE_DIR "/etc/tlsgate.conf").send.tlsLevel,
               SendTlsLevel::Attempt);
 
-    const std::regex commentedKey(R"(^;([a-z_]+) = .*$)");
+    const std::regex commentedKey(R"(^;([a-z_]+) =.*$)");
     const std::regex section(R"(^\[([a-z]+)\]$)");
     std::istringstream lines(example);
     std::string line;
@@ -492,7 +492,7 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
         }
         uncommented += line + "\n";
     }
-    EXPECT_EQ(keys, 15);
+    EXPECT_EQ(keys, 29);
     const GatewayConfig all = loadConfig(write(uncommented));
     const GatewayConfig defaults = defaultConfig();
     EXPECT_EQ(all.gateway.hostname, "mx.example.com");

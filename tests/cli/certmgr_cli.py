@@ -42,6 +42,14 @@ LIST_KEYS = {
 }
 
 
+def mentions(text, ident):
+    """Whether `ident` (a certificate or CA id) stands in `text` as a word of its own: not inside
+    a longer word, number, date or fingerprint ("certificate 3:" mentions "3", "2029-03-01" and
+    "03:A1" do not)."""
+    return re.search(r"(?<![\w.:/-])" + re.escape(ident) + r"(?![\w./-]|:[0-9A-Fa-f])",
+                     text) is not None
+
+
 def certmgr_binary():
     path = os.environ.get("CERTMGR")
     if not path:
@@ -463,7 +471,7 @@ class CertmgrTestCase(unittest.TestCase):
         self.assertEqual(rc, 0, f"import {args} refused:\n{out}\n{err}")
         added = self.new_entries(before, self.cm.list_json())
         self.assertEqual(len(added), 1, f"import {args} added {added}")
-        self.assertIn(added[0]["id"], out, "import did not print the new id")
+        self.assertTrue(mentions(out, added[0]["id"]), f"import did not print the new id: {out!r}")
         return added[0], out, err
 
     def assert_one_error_line(self, err, *phrases, files=()):

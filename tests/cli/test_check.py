@@ -1,19 +1,19 @@
 """`certmgr check`: exit 0 when all are valid, 1 when one is inside the warning window."""
 
-import re
 import unittest
 
-from certmgr_cli import CertmgrTestCase
+from certmgr_cli import CertmgrTestCase, mentions
 
 
 class CheckTest(CertmgrTestCase):
     def line_for(self, out, cert):
-        """The line about `cert`: found by id, else by fingerprint, else by subject."""
-        for key in (cert["id"], cert["sha256_fingerprint"], cert["subject"]):
-            lines = [l for l in out.splitlines() if key in l]
-            if lines:
-                return lines[0]
-        self.fail(f"no line for {cert['id']} in {out!r}")
+        """The line about `cert`: the one that mentions its id and subject, else its
+        fingerprint."""
+        lines = [l for l in out.splitlines()
+                 if mentions(l, cert["id"]) and cert["subject"] in l]
+        lines = lines or [l for l in out.splitlines() if cert["sha256_fingerprint"] in l]
+        self.assertEqual(len(lines), 1, f"no single line for {cert['id']} in {out!r}")
+        return lines[0]
 
     def test_all_valid(self):
         certs = self.init_store()

@@ -2,12 +2,11 @@
 "certmgr: FILE: reason" line, store unchanged)."""
 
 import datetime
-import os
 import tempfile
 import unittest
 
-from certmgr_cli import (CLIENT_AUTH, HOSTNAME, PASSWORD, SERVER_AUTH, CertmgrTestCase, TestPKI,
-                         cert_pem, key_pem, make_ca, make_key, make_leaf, now, openssl_serial, parse_pem_certs,
+from certmgr_cli import (CLIENT_AUTH, PASSWORD, CertmgrTestCase, TestPKI, cert_pem, key_pem,
+                         make_ca, make_key, make_leaf, now, openssl_serial, parse_pem_certs,
                          sha256_fingerprint, write_certs, write_key, write_legacy_p12, write_p12,
                          write_text)
 

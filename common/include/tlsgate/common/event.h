@@ -56,8 +56,9 @@ enum class TlsSessionEventKind {
     HandshakeFailed,     ///< the handshake failed; `reason` says why
     TlsRequired,         ///< policy required TLS and the peer did not use it
     ClientCertificate,   ///< a client certificate was presented (or required and missing)
-    PolicyDecision,      ///< a send or receive policy decided; `reason` holds its explanation
-    Closed,              ///< the session ended
+    PolicyDecision,      ///< a send or receive policy refused something; `rule` says which
+    MessageAccepted,     ///< a message was spooled and answered 250
+    Closed,              ///< the session ended (duration, bytes, commands)
 };
 
 std::string_view toString(TlsSessionEventKind kind);
@@ -78,9 +79,26 @@ struct TlsSessionEvent {
     std::string peerCertSubject;
     std::string peerCertIssuer;
     std::string peerCertSha256;  ///< colon-separated upper-case hex
+    std::string peerCertSerial;
     std::optional<bool> peerCertVerified;
+    int cipherBits = 0;
+    std::string serverName;  ///< SNI
+    /// PolicyDecision: "tls-required", "client-certificate-required", "relay-denied",
+    /// "limit:<key>".
+    std::string rule;
     std::string reason;  ///< failure or decision reason, operator-readable
     bool success = true;
+    bool tls = false;  ///< the session was encrypted when this happened
+    // MessageAccepted
+    std::string queueId;
+    std::uint64_t messageSize = 0;
+    std::string sender;
+    int recipientCount = 0;
+    // Closed
+    std::int64_t durationMs = 0;
+    std::uint64_t bytesIn = 0;
+    std::uint64_t bytesOut = 0;
+    int commands = 0;
 };
 
 /// Anything published on the bus.

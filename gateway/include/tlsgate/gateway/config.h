@@ -3,6 +3,7 @@
 // value.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -67,11 +68,41 @@ struct GatewaySettings {
     std::string logLevel = "information";  ///< a Poco level name, lower case
 };
 
+/// An IPv4 or IPv6 network, "192.0.2.0/24" or "2001:db8::/32".
+struct Network {
+    std::string text;  ///< as written (normalised)
+    bool v6 = false;
+    std::array<unsigned char, 16> address{};  ///< network bytes (4 used for IPv4)
+    int prefix = 0;
+    /// Whether `ip` (numeric text, IPv4-mapped IPv6 counted as IPv4) lies in this network.
+    bool contains(const std::string& ip) const;
+};
+
 /// [receive]
 struct ReceiveSettings {
     ListenAddress listen;
     ReceiveTlsLevel tlsLevel = ReceiveTlsLevel::Attempt;
     ClientCertMode clientCertificate = ClientCertMode::DoNotRequest;
+    std::string tlsMinVersion = "TLSv1.2";     ///< "TLSv1.2" or "TLSv1.3"
+    std::vector<std::string> relayDomains;     ///< lower case; RCPT to these is accepted
+    std::vector<Network> trustedNetworks;      ///< clients here may relay anywhere
+    std::uint64_t maxMessageSize = 10240000;   ///< bytes, advertised with SIZE
+    int maxRecipients = 1000;                  ///< per message
+    std::size_t commandLineLimit = 512;        ///< bytes without CRLF (RFC 5321: 512)
+    std::size_t textLineLimit = 4096;          ///< DATA lines (RFC 5321: 1000)
+    int maxErrors = 20;                        ///< per session, then 421
+    int maxCommands = 5000;                    ///< per session, then 421
+    std::chrono::seconds commandTimeout{300};  ///< RFC 5321 4.5.3.2.7
+    std::chrono::seconds dataTimeout{180};     ///< per DATA read, RFC 5321 4.5.3.2.5
+    int maxConnections = 500;                  ///< in total, then 421 4.7.0
+    int maxConnectionsPerClient = 20;          ///< per client address, then 421 4.7.0
+    bool isTrusted(const std::string& ip) const;
+    bool isRelayDomain(const std::string& domain) const;
+};
+
+/// [spool]
+struct SpoolSettings {
+    std::filesystem::path directory;  ///< defaults to <state_directory>/spool
 };
 
 /// [send]
@@ -97,6 +128,7 @@ struct GatewayConfig {
     GatewaySettings gateway;
     ReceiveSettings receive;
     SendSettings send;
+    SpoolSettings spool;
     CertificateSettings certificates;
 };
 

@@ -1,0 +1,97 @@
+// The receiving side's TLS: an immutable server SSL_CTX built from the certificate store (every
+// active server certificate, so RSA and ECDSA clients each get theirs), the handshake over an
+// already connected socket (STARTTLS), and what the handshake established. Contexts are rebuilt
+// when the store changes and swapped atomically; sessions keep the one they started with.
+// Build errors throw TlsSetupError (the session answers 454); handshake errors are returned.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "tlsgate/certmgr/certificate.h"
+#include "tlsgate/certmgr/store.h"
+#include "tlsgate/gateway/config.h"
+
+namespace tlsgate::gateway {
+
+using SslCtxPtr = std::unique_ptr<SSL_CTX, certmgr::OsslDeleter<SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, certmgr::OsslDeleter<SSL_free>>;
+
+class TlsSetupError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct ServerTlsSettings {
+    ClientCertMode clientCertificate = ClientCertMode::DoNotRequest;
+    std::string minVersion = "TLSv1.2";  ///< "TLSv1.2" or "TLSv1.3"
+    /// TLS 1.2 cipher list (OpenSSL syntax): forward-secret AEAD only by default.
+    std::string ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
+    /// TLS 1.3 suites (OpenSSL syntax).
+    std::string ciphersuites = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+    bool sessionTickets = true;
+};
+
+/// One immutable server context. Cheap to share; SSL objects made from it keep it alive.
+class ServerTlsContext {
+public:
+    /// Loads every certificate active in the server role with its chain and key, the trust
+    /// anchors (store + system bundle per the store's options) for client certificates, and the
+    /// settings. Throws TlsSetupError when no usable server certificate exists.
+    static std::shared_ptr<const ServerTlsContext> build(const certmgr::Store& store,
+                                                         const ServerTlsSettings& settings);
+    SSL_CTX* get() const { return ctx_.get(); }
+    const ServerTlsSettings& settings() const { return settings_; }
+    /// Ids of the certificates loaded, for logs.
+    const std::vector<std::string>& certificateIds() const { return certificateIds_; }
+
+private:
+    ServerTlsContext() = default;
+    SslCtxPtr ctx_;
+    ServerTlsSettings settings_;
+    std::vector<std::string> certificateIds_;
+};
+
+/// What a completed (or failed) server handshake established.
+struct HandshakeResult {
+    bool ok = false;
+    std::string error;          ///< OpenSSL's reason when !ok (drained from the error queue)
+    std::string version;        ///< "TLSv1.3"
+    std::string cipher;         ///< "TLS_AES_256_GCM_SHA384"
+    int cipherBits = 0;
+    std::string group;          ///< key exchange group, "X25519"
+    std::string serverName;     ///< SNI the client sent, empty when none
+    bool clientCertPresented = false;
+    std::optional<certmgr::CertificateInfo> clientCert;
+    bool clientCertVerified = false;
+    std::string clientCertVerifyError;  ///< X509_verify_cert_error_string when not verified
+};
+
+/// Runs SSL_accept on `fd` (a connected, blocking socket whose receive/send timeouts bound the
+/// handshake). On success `ssl` holds the session for reads and writes.
+HandshakeResult acceptTls(const ServerTlsContext& context, int fd, SslPtr& ssl);
+
+/// Holds the current context; the watcher's change callback calls rebuild().
+class ServerTlsContextHolder {
+public:
+    explicit ServerTlsContextHolder(ServerTlsSettings settings) : settings_(std::move(settings)) {}
+    /// Builds from the store and swaps it in. On failure the previous context stays and the
+    /// error is returned (empty on success).
+    std::string rebuild(const certmgr::Store& store);
+    /// The current context; null when none could ever be built (then STARTTLS answers 454).
+    std::shared_ptr<const ServerTlsContext> current() const;
+
+private:
+    ServerTlsSettings settings_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const ServerTlsContext> current_;
+};
+
+}  // namespace tlsgate::gateway

@@ -1,0 +1,517 @@
+// The durable spool: spool files (a version line, one JSON envelope line, the raw content) written
+// under tmp/, fsynced, renamed into queue/ and the directory fsynced. Failing syscalls throw
+// SpoolError naming the path, the operation and strerror; ENOSPC/EDQUOT set noSpace().
+#include "tlsgate/gateway/spool.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+#include "tlsgate/certmgr/certificate.h"
+#include "tlsgate/certmgr/ossl.h"
+
+namespace tlsgate::gateway {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kMagic = "tlsgate-spool 1\n";
+constexpr std::size_t kChunkSize = 64 * 1024;
+/// The envelope line is never longer than this; list() reads no further looking for it.
+constexpr std::size_t kMaxHeader = 1024 * 1024;
+/// 13 hex digits of microseconds (fixed width until 2112) + 7 random hex digits.
+constexpr std::size_t kTimeDigits = 13;
+constexpr std::size_t kRandomDigits = 7;
+constexpr std::size_t kQueueIdLength = kTimeDigits + kRandomDigits;
+constexpr std::string_view kTemporarySuffix = ".tmp";
+
+[[noreturn]] void throwSystem(const std::string& operation, const fs::path& path, int error) {
+    throw SpoolError(
+        "spool: cannot " + operation + " " + path.string() + ": " + std::strerror(error),
+        error == ENOSPC || error == EDQUOT);
+}
+
+bool isQueueId(std::string_view id) {
+    return id.size() == kQueueIdLength && std::all_of(id.begin(), id.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+void checkQueueId(const std::string& id) {
+    if (!isQueueId(id)) {
+        throw SpoolError("spool: invalid queue id '" + id + "' (expected " +
+                             std::to_string(kQueueIdLength) + " lowercase hex digits)",
+                         false);
+    }
+}
+
+/// Closes on scope exit; for descriptors that never outlive one function.
+class Fd {
+  public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+void makeDirectory(const fs::path& path) {
+    if (::mkdir(path.c_str(), 0700) == 0) {
+        // The umask may have taken bits away; the owner needs all three.
+        if (::chmod(path.c_str(), 0700) != 0) {
+            throwSystem("chmod", path, errno);
+        }
+        return;
+    }
+    const int error = errno;
+    struct stat st {};
+    if (error != EEXIST || ::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        throwSystem("create directory", path, error == EEXIST ? ENOTDIR : error);
+    }
+}
+
+/// Makes renames and unlinks in `directory` durable.
+void syncDirectory(const fs::path& directory) {
+    Fd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        throwSystem("open directory", directory, errno);
+    }
+    if (::fsync(fd.get()) != 0) {
+        throwSystem("fsync directory", directory, errno);
+    }
+}
+
+/// Writes all of `bytes`, resuming after EINTR and short writes; returns 0 or an errno value.
+int writeAll(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        if (n == 0) {
+            return EIO;
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return 0;
+}
+
+/// Reads up to `count` bytes (fewer only at end of file), resuming after EINTR.
+std::size_t readSome(int fd, char* data, std::size_t count, const fs::path& path) {
+    std::size_t done = 0;
+    while (done < count) {
+        const ssize_t n = ::read(fd, data + done, count - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throwSystem("read", path, errno);
+        }
+        if (n == 0) {
+            break;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return done;
+}
+
+/// A problem with a file's contents (not a syscall failure): the file is skipped, not deleted.
+struct MalformedFile : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Reads the version line and the envelope line, no further (and never past kMaxHeader).
+/// Returns both lines including their '\n'; throws MalformedFile when they are not there.
+std::string readHeader(int fd, const fs::path& path) {
+    std::string header;
+    std::size_t newlines = 0;
+    std::size_t scanned = 0;
+    constexpr std::size_t kStep = 4096;
+    while (header.size() < kMaxHeader) {
+        const std::size_t old = header.size();
+        header.resize(old + std::min(kStep, kMaxHeader - old));
+        const std::size_t n = readSome(fd, header.data() + old, header.size() - old, path);
+        header.resize(old + n);
+        for (; scanned < header.size(); ++scanned) {
+            if (header[scanned] == '\n' && ++newlines == 2) {
+                header.resize(scanned + 1);
+                if (header.compare(0, kMagic.size(), kMagic) != 0) {
+                    throw MalformedFile("not a tlsgate spool file (version 1)");
+                }
+                return header;
+            }
+        }
+        if (n == 0) {
+            break;
+        }
+    }
+    if (header.compare(0, kMagic.size(), kMagic) != 0) {
+        throw MalformedFile("not a tlsgate spool file (version 1)");
+    }
+    throw MalformedFile(header.size() >= kMaxHeader ? "envelope line longer than 1 MiB"
+                                                    : "truncated envelope line");
+}
+
+std::string envelopeLine(const Envelope& e) {
+    Poco::JSON::Object o;
+    o.set("sender", e.sender);
+    Poco::JSON::Array recipients;
+    for (const auto& r : e.recipients) {
+        recipients.add(r);
+    }
+    o.set("recipients", recipients);
+    o.set("session_id", e.sessionId);
+    o.set("client_address", e.clientAddress);
+    o.set("client_name", e.clientName);
+    o.set("tls", e.tls);
+    o.set("tls_version", e.tlsVersion);
+    o.set("tls_cipher", e.tlsCipher);
+    o.set("client_cert_sha256", e.clientCertSha256);
+    o.set("eight_bit_mime", e.eightBitMime);
+    o.set("received", certmgr::formatTime(e.received));
+    std::ostringstream out;
+    o.stringify(out, 0);  // no indentation: one line (strings escape their control characters)
+    std::string line = out.str();
+    if (line.find('\n') != std::string::npos) {
+        throw SpoolError("spool: the envelope does not serialize to one line", false);
+    }
+    return line + '\n';
+}
+
+Envelope parseEnvelope(std::string_view line) {
+    Envelope e;
+    try {
+        Poco::JSON::Parser parser;
+        auto o = parser.parse(std::string(line)).extract<Poco::JSON::Object::Ptr>();
+        if (!o) {
+            throw MalformedFile("the envelope is not a JSON object");
+        }
+        e.sender = o->getValue<std::string>("sender");
+        auto recipients = o->getArray("recipients");
+        if (!recipients) {
+            throw MalformedFile("the envelope has no recipients array");
+        }
+        for (std::size_t i = 0; i < recipients->size(); ++i) {
+            e.recipients.push_back(recipients->getElement<std::string>(static_cast<unsigned>(i)));
+        }
+        e.sessionId = o->optValue<std::string>("session_id", "");
+        e.clientAddress = o->optValue<std::string>("client_address", "");
+        e.clientName = o->optValue<std::string>("client_name", "");
+        e.tls = o->optValue<bool>("tls", false);
+        e.tlsVersion = o->optValue<std::string>("tls_version", "");
+        e.tlsCipher = o->optValue<std::string>("tls_cipher", "");
+        e.clientCertSha256 = o->optValue<std::string>("client_cert_sha256", "");
+        e.eightBitMime = o->optValue<bool>("eight_bit_mime", false);
+        e.received = certmgr::parseTime(o->getValue<std::string>("received"));
+    } catch (const MalformedFile&) {
+        throw;
+    } catch (const Poco::Exception& ex) {
+        throw MalformedFile("bad envelope: " + ex.displayText());
+    } catch (const std::exception& ex) {
+        throw MalformedFile(std::string("bad envelope: ") + ex.what());
+    }
+    return e;
+}
+
+/// Closes `fd` (if open) and unlinks `temporary` (if set); for failures, so reports nothing.
+void discard(int& fd, fs::path& temporary) {
+    if (fd >= 0) {
+        ::close(fd);
+        fd = -1;
+    }
+    if (!temporary.empty()) {
+        ::unlink(temporary.c_str());
+        temporary.clear();
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Spool
+
+Spool::Spool(fs::path directory, const Clock& clock, Access access)
+    : directory_(std::move(directory)), clock_(clock) {
+    if (access == Access::Inspect) {
+        return;  // another process (the daemon) owns tmp/: never touch it
+    }
+    makeDirectory(directory_);
+    makeDirectory(directory_ / "tmp");
+    makeDirectory(directory_ / "queue");
+    syncDirectory(directory_);
+    // Whatever is in tmp/ was never acknowledged (the session died before 250): drop it.
+    const fs::path tmp = directory_ / "tmp";
+    std::error_code ec;
+    for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code removeError;
+        fs::remove_all(it->path(), removeError);
+        if (removeError) {
+            throwSystem("remove stale temporary file", it->path(), removeError.value());
+        }
+    }
+    if (ec) {
+        throwSystem("scan", tmp, ec.value());
+    }
+    syncDirectory(tmp);
+}
+
+std::string Spool::newQueueId() {
+    using std::chrono::microseconds;
+    const auto micros =
+        std::chrono::duration_cast<microseconds>(clock_.now().time_since_epoch()).count();
+    constexpr unsigned long long kMaxMicros = (1ULL << (4 * kTimeDigits)) - 1;
+    const unsigned long long time =
+        micros < 0 ? 0ULL : std::min(static_cast<unsigned long long>(micros), kMaxMicros);
+    unsigned char random[4];
+    if (RAND_bytes(random, sizeof random) != 1) {
+        throw SpoolError("spool: cannot make a queue id: " + certmgr::drainOpensslErrors(), false);
+    }
+    const unsigned long long bits = (static_cast<unsigned long long>(random[0]) << 24 |
+                                     static_cast<unsigned long long>(random[1]) << 16 |
+                                     static_cast<unsigned long long>(random[2]) << 8 |
+                                     static_cast<unsigned long long>(random[3])) &
+                                    ((1ULL << (4 * kRandomDigits)) - 1);
+    char text[kQueueIdLength + 1];
+    std::snprintf(text, sizeof text, "%013llx%07llx", time, bits);
+    return std::string(text, kQueueIdLength);
+}
+
+Spool::Writer Spool::begin(Envelope envelope) {
+    return Writer(*this, std::move(envelope));
+}
+
+std::vector<SpooledMessage> Spool::list(std::vector<std::string>* problems) const {
+    const fs::path queue = directory_ / "queue";
+    auto report = [problems](const fs::path& path, const std::string& what) {
+        if (problems != nullptr) {
+            problems->push_back(path.string() + ": " + what);
+        }
+    };
+    std::vector<SpooledMessage> out;
+    std::error_code ec;
+    for (fs::directory_iterator it(queue, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path path = it->path();
+        const std::string name = path.filename().string();
+        if (!isQueueId(name)) {
+            report(path, "not a queue id; skipped");
+            continue;
+        }
+        try {
+            Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            if (fd.get() < 0) {
+                if (errno == ENOENT) {
+                    continue;  // removed (delivered) since the directory was read
+                }
+                throwSystem("open", path, errno);
+            }
+            struct stat st {};
+            if (::fstat(fd.get(), &st) != 0) {
+                throwSystem("stat", path, errno);
+            }
+            if (!S_ISREG(st.st_mode)) {
+                throw MalformedFile("not a regular file");
+            }
+            const std::string header = readHeader(fd.get(), path);
+            SpooledMessage m;
+            m.queueId = name;
+            m.envelope = parseEnvelope(std::string_view(header).substr(kMagic.size()));
+            m.size = static_cast<std::uint64_t>(st.st_size) - header.size();
+            m.file = path;
+            out.push_back(std::move(m));
+        } catch (const MalformedFile& ex) {
+            report(path, std::string(ex.what()) + "; skipped");
+        } catch (const SpoolError& ex) {
+            report(path, std::string(ex.what()) + "; skipped");
+        }
+    }
+    if (ec) {
+        throwSystem("scan", queue, ec.value());
+    }
+    std::sort(out.begin(), out.end(), [](const SpooledMessage& a, const SpooledMessage& b) {
+        return a.queueId < b.queueId;
+    });
+    return out;
+}
+
+std::string Spool::content(const std::string& queueId) const {
+    checkQueueId(queueId);
+    const fs::path path = directory_ / "queue" / queueId;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) {
+        throwSystem("open", path, errno);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        throwSystem("stat", path, errno);
+    }
+    std::string header;
+    try {
+        header = readHeader(fd.get(), path);
+    } catch (const MalformedFile& ex) {
+        throw SpoolError("spool: " + path.string() + ": " + ex.what(), false);
+    }
+    const auto total = static_cast<std::size_t>(st.st_size);
+    std::string bytes(total > header.size() ? total - header.size() : 0, '\0');
+    if (::lseek(fd.get(), static_cast<off_t>(header.size()), SEEK_SET) < 0) {
+        throwSystem("seek in", path, errno);
+    }
+    bytes.resize(readSome(fd.get(), bytes.data(), bytes.size(), path));
+    return bytes;
+}
+
+void Spool::remove(const std::string& queueId) {
+    checkQueueId(queueId);
+    const fs::path path = directory_ / "queue" / queueId;
+    if (::unlink(path.c_str()) != 0) {
+        throwSystem("remove", path, errno);
+    }
+    syncDirectory(directory_ / "queue");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spool::Writer
+
+Spool::Writer::Writer(Spool& spool, Envelope envelope)
+    : spool_(&spool), envelope_(std::move(envelope)) {
+    buffer_ = std::string(kMagic) + envelopeLine(envelope_);
+    if (buffer_.size() > kMaxHeader) {
+        throw SpoolError("spool: the envelope is longer than 1 MiB", false);
+    }
+    buffer_.reserve(kChunkSize + buffer_.size());
+    // O_EXCL makes the name ours; a clash (same microsecond, same random bits) takes another.
+    for (int attempt = 0;; ++attempt) {
+        queueId_ = spool.newQueueId();
+        temporary_ = spool.directory_ / "tmp" / (queueId_ + std::string(kTemporarySuffix));
+        fd_ = ::open(temporary_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd_ >= 0) {
+            break;
+        }
+        const int error = errno;
+        if (error != EEXIST || attempt == 10) {
+            fs::path failed = std::move(temporary_);
+            temporary_.clear();
+            throwSystem("create", failed, error);
+        }
+    }
+}
+
+Spool::Writer::Writer(Writer&& other) noexcept
+    : spool_(other.spool_),
+      envelope_(std::move(other.envelope_)),
+      queueId_(std::move(other.queueId_)),
+      temporary_(std::move(other.temporary_)),
+      fd_(std::exchange(other.fd_, -1)),
+      buffer_(std::move(other.buffer_)),
+      size_(other.size_),
+      committed_(other.committed_) {
+    other.temporary_.clear();
+}
+
+Spool::Writer::~Writer() {
+    if (!committed_) {
+        discard(fd_, temporary_);
+    } else if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+void Spool::Writer::append(std::string_view bytes) {
+    if (fd_ < 0) {
+        throw SpoolError("spool: message " + queueId_ + " is already committed or abandoned",
+                         false);
+    }
+    buffer_.append(bytes);
+    size_ += bytes.size();
+    if (buffer_.size() >= kChunkSize) {
+        flush();
+    }
+}
+
+void Spool::Writer::flush() {
+    const int error = writeAll(fd_, buffer_);
+    buffer_.clear();
+    if (error != 0) {
+        fs::path failed = temporary_;
+        discard(fd_, temporary_);
+        throwSystem("write", failed, error);
+    }
+}
+
+std::string Spool::Writer::commit() {
+    if (fd_ < 0) {
+        throw SpoolError("spool: message " + queueId_ + " is already committed or abandoned",
+                         false);
+    }
+    flush();
+    auto fail = [this](const char* operation, int error) {
+        fs::path failed = temporary_;
+        discard(fd_, temporary_);
+        throwSystem(operation, failed, error);
+    };
+    if (::fsync(fd_) != 0) {
+        fail("fsync", errno);
+    }
+    const int closed = ::close(fd_);
+    fd_ = -1;
+    if (closed != 0 && errno != EINTR) {  // after EINTR the descriptor is gone on Linux
+        fail("close", errno);
+    }
+    const fs::path queue = spool_->directory_ / "queue";
+    fs::path target = queue / queueId_;
+    // RENAME_NOREPLACE: a committed message is never overwritten; on an id clash (same
+    // microsecond, same random bits, the other already committed) the message takes another id.
+    for (int attempt = 0;; ++attempt) {
+        if (::renameat2(AT_FDCWD, temporary_.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) ==
+            0) {
+            break;
+        }
+        const int error = errno;
+        if (error == EEXIST && attempt < 10) {
+            queueId_ = spool_->newQueueId();
+            target = queue / queueId_;
+        } else if (error == EINVAL || error == ENOSYS) {  // no RENAME_NOREPLACE on this fs
+            if (::rename(temporary_.c_str(), target.c_str()) != 0) {
+                fail("rename", errno);
+            }
+            break;
+        } else {
+            fail("rename", error);
+        }
+    }
+    temporary_.clear();
+    try {
+        syncDirectory(queue);
+    } catch (const SpoolError&) {
+        // Not durable, so not acknowledged: take it back out of the queue.
+        ::unlink(target.c_str());
+        throw;
+    }
+    committed_ = true;
+    return queueId_;
+}
+
+}  // namespace tlsgate::gateway

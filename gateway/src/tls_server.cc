@@ -1,0 +1,311 @@
+// The receiving side's TLS: building the server SSL_CTX from the certificate store, the blocking
+// STARTTLS handshake and what it established. build() throws TlsSetupError; acceptTls() returns
+// its errors in HandshakeResult. Any thread; contexts are immutable once built.
+#include "tlsgate/gateway/tls_server.h"
+
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509_vfy.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <utility>
+
+namespace tlsgate::gateway {
+
+namespace {
+
+using certmgr::drainOpensslErrors;
+
+constexpr const char* kGroups = "X25519:P-256:P-384";
+constexpr unsigned char kSessionIdContext[] = "tlsgate";
+
+/// "what: OpenSSL's reasons", draining the error queue.
+TlsSetupError setupError(const std::string& what) {
+    std::string reasons = drainOpensslErrors();
+    return TlsSetupError(reasons.empty() ? what : what + ": " + reasons);
+}
+
+int minProtocolVersion(const std::string& name) {
+    if (name == "TLSv1.2") {
+        return TLS1_2_VERSION;
+    }
+    if (name == "TLSv1.3") {
+        return TLS1_3_VERSION;
+    }
+    throw TlsSetupError("minimum TLS version \"" + name + "\": expected TLSv1.2 or TLSv1.3");
+}
+
+/// Accepts every client certificate as far as the handshake is concerned: the verification result
+/// stays recorded (SSL_get_verify_result) and the session refuses with 421 4.7.1 and the reason,
+/// which an administrator can read, instead of an opaque TLS alert.
+int acceptAnyClientCertificate(int /*preverifyOk*/, X509_STORE_CTX* /*ctx*/) {
+    return 1;
+}
+
+/// Acknowledges the SNI name so it is kept for SSL_get_servername(). Choosing a certificate by
+/// name is a TODO: every context serves the same certificates whatever the name.
+int acknowledgeServerName(SSL* /*ssl*/, int* /*alert*/, void* /*arg*/) {
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/// Loads every certificate active in the server role. One certificate per key type: OpenSSL keeps
+/// one slot per type and picks RSA or ECDSA per the client's signature algorithms; should the store
+/// ever hold two of one type, the first (in store order) wins.
+std::vector<std::string> loadServerCertificates(SSL_CTX& ctx, const certmgr::Store& store) {
+    std::vector<std::string> ids;
+    std::set<int> keyTypes;
+    for (auto& material : store.activeMaterial(certmgr::Role::Server)) {
+        if (!material.leaf || !material.key) {
+            continue;
+        }
+        if (!keyTypes.insert(EVP_PKEY_get_base_id(material.key.get())).second) {
+            continue;
+        }
+        certmgr::X509StackPtr chain(sk_X509_new_null());
+        if (!chain) {
+            throw setupError("allocating a certificate chain");
+        }
+        for (auto& cert : material.chain) {
+            // The stack owns what it holds: give it its own reference.
+            if (X509_up_ref(cert.get()) != 1) {
+                throw setupError("referencing chain certificate of " + material.id);
+            }
+            if (sk_X509_push(chain.get(), cert.get()) <= 0) {
+                X509_free(cert.get());
+                throw setupError("building the chain of certificate " + material.id);
+            }
+        }
+        // Checks that the key matches; takes its own references to leaf, key and chain.
+        if (SSL_CTX_use_cert_and_key(&ctx, material.leaf.get(), material.key.get(), chain.get(),
+                                     1) != 1) {
+            throw setupError("loading server certificate " + material.id);
+        }
+        ids.push_back(material.id);
+    }
+    return ids;
+}
+
+/// Advertises the store's own CAs (not the system bundle, which would be long and meaningless) as
+/// acceptable issuers of client certificates.
+void addClientCaNames(SSL_CTX& ctx, X509_STORE& trust, const certmgr::Store& store) {
+    std::set<std::string> fingerprints;
+    for (const auto& anchor : store.listCas()) {
+        fingerprints.insert(anchor.info.sha256Fingerprint);
+    }
+    if (fingerprints.empty()) {
+        return;
+    }
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(&trust);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+        X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+        if (cert == nullptr) {
+            continue;  // a CRL
+        }
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int length = 0;
+        if (X509_digest(cert, EVP_sha256(), digest, &length) != 1) {
+            throw setupError("fingerprinting a trust anchor");
+        }
+        if (fingerprints.count(certmgr::colonHex(digest, length)) == 0) {
+            continue;
+        }
+        if (SSL_CTX_add_client_CA(&ctx, cert) != 1) {
+            throw setupError("adding a client CA name");
+        }
+    }
+}
+
+std::string groupName(SSL& ssl) {
+    int nid = static_cast<int>(SSL_get_negotiated_group(&ssl));
+    if (nid == NID_undef || nid == 0) {
+        return {};
+    }
+    if (const char* nist = EC_curve_nid2nist(nid)) {
+        return nist;  // "P-256" rather than "prime256v1"
+    }
+    if (const char* name = OBJ_nid2sn(nid)) {
+        return name;
+    }
+    const char* name = SSL_group_to_name(&ssl, nid);
+    return name != nullptr ? name : std::string();
+}
+
+/// Why SSL_accept failed, from SSL_get_error, the error queue (drained) and errno.
+std::string handshakeError(SSL& ssl, int rc, int savedErrno) {
+    int code = SSL_get_error(&ssl, rc);
+    std::string reasons = drainOpensslErrors();
+    switch (code) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+            // A blocking socket only asks to retry when its SO_RCVTIMEO / SO_SNDTIMEO expired.
+            return "timed out";
+        case SSL_ERROR_SYSCALL:
+            if (!reasons.empty()) {
+                return reasons;
+            }
+            if (savedErrno == EAGAIN || savedErrno == EWOULDBLOCK) {
+                return "timed out";
+            }
+            if (savedErrno != 0) {
+                return std::strerror(savedErrno);
+            }
+            return "connection closed during the handshake";
+        case SSL_ERROR_ZERO_RETURN:
+            return "connection closed during the handshake";
+        default:
+            return reasons.empty() ? "handshake failed (SSL error " + std::to_string(code) + ")"
+                                   : reasons;
+    }
+}
+
+}  // namespace
+
+// Session tickets: OpenSSL 3 makes random ticket keys per SSL_CTX and never rotates them on its
+// own. A context is rebuilt on every store change, which replaces the keys (older tickets then
+// fall back to a full handshake); a long run without changes keeps one set of keys.
+std::shared_ptr<const ServerTlsContext> ServerTlsContext::build(const certmgr::Store& store,
+                                                                const ServerTlsSettings& settings) {
+    std::shared_ptr<ServerTlsContext> context(new ServerTlsContext());
+    context->settings_ = settings;
+    context->ctx_.reset(SSL_CTX_new(TLS_server_method()));
+    if (!context->ctx_) {
+        throw setupError("allocating the server TLS context");
+    }
+    SSL_CTX* ctx = context->ctx_.get();
+
+    if (SSL_CTX_set_min_proto_version(ctx, minProtocolVersion(settings.minVersion)) != 1) {
+        throw setupError("setting the minimum TLS version " + settings.minVersion);
+    }
+    if (SSL_CTX_set_cipher_list(ctx, settings.ciphers.c_str()) != 1) {
+        throw setupError("TLS 1.2 cipher list \"" + settings.ciphers + "\"");
+    }
+    if (SSL_CTX_set_ciphersuites(ctx, settings.ciphersuites.c_str()) != 1) {
+        throw setupError("TLS 1.3 cipher suites \"" + settings.ciphersuites + "\"");
+    }
+    SSL_CTX_set_options(
+        ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    if (!settings.sessionTickets) {
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    }
+    if (SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
+        throw setupError(std::string("key exchange groups ") + kGroups);
+    }
+    if (SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1) != 1) {
+        throw setupError("setting the session id context");
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    // SSL_CTX_set_tlsext_servername_callback() without its C-style cast.
+    SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                          reinterpret_cast<void (*)()>(acknowledgeServerName));
+
+    try {
+        context->certificateIds_ = loadServerCertificates(*ctx, store);
+    } catch (const TlsSetupError&) {
+        throw;
+    } catch (const std::exception& e) {
+        drainOpensslErrors();
+        throw TlsSetupError(std::string("reading the server certificates: ") + e.what());
+    }
+    if (context->certificateIds_.empty()) {
+        throw TlsSetupError("no active server certificate in the store " +
+                            store.options().directory.string() +
+                            " (run `certmgr generate` or `certmgr import`)");
+    }
+
+    if (settings.clientCertificate == ClientCertMode::DoNotRequest) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    } else {
+        // Request and Require alike: the handshake never fails on the client certificate; the
+        // session enforces Require from HandshakeResult.
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+                           acceptAnyClientCertificate);
+        certmgr::X509StorePtr trust;
+        try {
+            trust = store.trustStore();
+            addClientCaNames(*ctx, *trust, store);
+        } catch (const TlsSetupError&) {
+            throw;
+        } catch (const std::exception& e) {
+            drainOpensslErrors();
+            throw TlsSetupError(std::string("reading the trust anchors: ") + e.what());
+        }
+        SSL_CTX_set_cert_store(ctx, trust.release());  // takes ownership
+    }
+    return context;
+}
+
+HandshakeResult acceptTls(const ServerTlsContext& context, int fd, SslPtr& ssl) {
+    HandshakeResult result;
+    // SSL_get_error() reads the queue: nothing from an earlier failure may be left in it.
+    ERR_clear_error();
+    ssl.reset(SSL_new(context.get()));
+    if (!ssl) {
+        result.error = "allocating a TLS session: " + drainOpensslErrors();
+        return result;
+    }
+    if (SSL_set_fd(ssl.get(), fd) != 1) {
+        result.error = "attaching the socket: " + drainOpensslErrors();
+        ssl.reset();
+        return result;
+    }
+    errno = 0;
+    int rc = SSL_accept(ssl.get());
+    int savedErrno = errno;
+    if (rc != 1) {
+        result.error = handshakeError(*ssl, rc, savedErrno);
+        ssl.reset();
+        return result;
+    }
+
+    result.ok = true;
+    result.version = SSL_get_version(ssl.get());
+    if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl.get())) {
+        result.cipher = SSL_CIPHER_get_name(cipher);
+        result.cipherBits = SSL_CIPHER_get_bits(cipher, nullptr);
+    }
+    result.group = groupName(*ssl);
+    if (const char* name = SSL_get_servername(ssl.get(), TLSEXT_NAMETYPE_host_name)) {
+        result.serverName = name;
+    }
+    certmgr::X509Ptr peer(SSL_get1_peer_certificate(ssl.get()));
+    if (peer) {
+        result.clientCertPresented = true;
+        try {
+            result.clientCert = certmgr::inspect(*peer);
+        } catch (const std::exception&) {
+            drainOpensslErrors();  // the certificate is still recorded as presented
+        }
+        long verify = SSL_get_verify_result(ssl.get());
+        result.clientCertVerified = verify == X509_V_OK;
+        if (!result.clientCertVerified) {
+            result.clientCertVerifyError = X509_verify_cert_error_string(verify);
+        }
+    }
+    // Nothing that failed along the way (and was tolerated) may reach the next connection.
+    drainOpensslErrors();
+    return result;
+}
+
+std::string ServerTlsContextHolder::rebuild(const certmgr::Store& store) {
+    std::shared_ptr<const ServerTlsContext> next;
+    try {
+        next = ServerTlsContext::build(store, settings_);
+    } catch (const std::exception& e) {
+        drainOpensslErrors();
+        return e.what();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    current_ = std::move(next);
+    return {};
+}
+
+std::shared_ptr<const ServerTlsContext> ServerTlsContextHolder::current() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return current_;
+}
+
+}  // namespace tlsgate::gateway

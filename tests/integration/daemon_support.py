@@ -1,0 +1,197 @@
+"""Shared helpers for the tlsgate daemon integration tests (stdlib only).
+
+Every test gets a fresh temporary directory holding its configuration file and its state
+directory; the daemon is started as a child process whose stderr (its log) is read line by line
+in a thread, and waited on with bounded deadlines, never with fixed sleeps.
+
+The binaries come from $TLSGATE and $CERTMGR (ctest sets them to the built targets); when unset,
+the ones in <source>/build are used so that the file can also be run by hand.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+HOSTNAME = "mx.example.test"
+EX_OK, EX_USAGE, EX_CONFIG = 0, 64, 78
+RUN_TIMEOUT = 60        # one certmgr / check-config invocation
+START_TIMEOUT = 30      # daemon start (includes making an RSA 2048 key)
+EVENT_TIMEOUT = 10      # a store change showing up in the log (change_poll_ms = 100)
+STOP_TIMEOUT = 5        # SIGTERM to exit
+
+_SOURCE_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def _binary(variable, relative):
+    path = os.path.abspath(os.environ.get(variable) or
+                           os.path.join(_SOURCE_ROOT, "build", relative))
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{variable}={path} is not an executable file (ctest sets it)")
+    return path
+
+
+def tlsgate_binary():
+    return _binary("TLSGATE", os.path.join("gateway", "tlsgate"))
+
+
+def certmgr_binary():
+    return _binary("CERTMGR", os.path.join("certmgr", "certmgr"))
+
+
+def free_loopback_port():
+    """A port that was free a moment ago (bound to port 0 and closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """One `tlsgate --config FILE run` child; its stderr lines are collected in `lines`."""
+
+    def __init__(self, config, cwd):
+        self.config = config
+        self.lines = []
+        self._cond = threading.Condition()
+        self._eof = False
+        # umask 0: the modes the daemon gets must be the ones it asks for, not the umask's.
+        self.proc = subprocess.Popen(
+            [tlsgate_binary(), "--config", config, "run"],
+            cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, errors="replace", umask=0)
+        self._reader = threading.Thread(target=self._read, name="tlsgate-stderr", daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in iter(self.proc.stderr.readline, ""):
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def log(self):
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def snapshot(self):
+        with self._cond:
+            return list(self.lines)
+
+    def wait_for(self, pattern, timeout, start=0):
+        """(index, match) of the first line at or after `start` matching `pattern`, waiting at
+        most `timeout` seconds; raises AssertionError with the log when there is none."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            checked = start
+            while True:
+                for i in range(checked, len(self.lines)):
+                    m = regex.search(self.lines[i])
+                    if m:
+                        return i, m
+                checked = max(checked, len(self.lines))
+                remaining = deadline - time.monotonic()
+                if self._eof or remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        why = "the daemon exited" if self._eof else f"{timeout} s passed"
+        raise AssertionError(
+            f"no log line matching /{pattern}/ (from line {start}); {why}; "
+            f"exit status {self.proc.poll()}\n--- daemon log ---\n{self.log()}")
+
+    def wait_started(self):
+        return self.wait_for(r"Information tlsgate started ", START_TIMEOUT)
+
+    def signal_and_wait(self, signo, timeout=STOP_TIMEOUT):
+        """Sends `signo` and waits up to `timeout` s; returns (exit status or None, seconds)."""
+        began = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signo)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, time.monotonic() - began
+        elapsed = time.monotonic() - began
+        self._reader.join(timeout=5)  # the rest of the log
+        return rc, elapsed
+
+    def stop(self):
+        """SIGTERM, a bounded wait, then SIGKILL; always leaves no child behind."""
+        if self.proc.poll() is None:
+            rc, _ = self.signal_and_wait(signal.SIGTERM)
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        return self.proc.returncode
+
+
+class DaemonTestCase(unittest.TestCase):
+    """A temporary directory with a configuration file; daemons started here are stopped in
+    tearDown."""
+
+    maxDiff = None
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="tlsgate-it-")
+        self.state = os.path.join(self.tmp, "state")
+        self.store = os.path.join(self.state, "certs")
+        self.port = free_loopback_port()
+        self.config = self.write_config("tlsgate.conf")
+        self.daemons = []
+
+    def tearDown(self):
+        for daemon in self.daemons:
+            daemon.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def write_config(self, name, extra_certificates=""):
+        text = (
+            "[gateway]\n"
+            f"hostname = {HOSTNAME}\n"
+            f"state_directory = {self.state}\n"
+            "\n[receive]\n"
+            f"listen = 127.0.0.1:{self.port}\n"
+            "\n[certificates]\n"
+            "change_poll_ms = 100\n"
+            f"{extra_certificates}")
+        path = self.path(name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def start_daemon(self, config=None):
+        daemon = Daemon(config or self.config, self.tmp)
+        self.daemons.append(daemon)
+        return daemon
+
+    def tlsgate(self, *args):
+        p = subprocess.run([tlsgate_binary(), *args], cwd=self.tmp, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        return p.returncode, p.stdout, p.stderr
+
+    def certmgr(self, *args):
+        """certmgr --store <state>/certs ARGS, which must succeed; returns its stdout."""
+        argv = [certmgr_binary(), "--store", self.store, *args]
+        p = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT)
+        self.assertEqual(p.returncode, 0,
+                         f"{' '.join(argv)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+        return p.stdout
+
+    def certificates(self):
+        return json.loads(self.certmgr("list", "--json"))
