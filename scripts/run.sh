@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one run command (README): installs what is missing, builds tlsgate and runs the daemon in
 # the foreground with its embedded defaults (or with the configuration file given as $1).
-# State (certificate store, later the spool) goes to /var/lib/tlsgate, or to
-# ${XDG_STATE_HOME:-~/.local/state}/tlsgate when not run as root.
+# With the defaults it listens on 0.0.0.0:25 and keeps its state (certificate store, spool) in
+# /var/lib/tlsgate, so it needs root; give a file to change either. Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

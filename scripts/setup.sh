@@ -9,7 +9,7 @@ packages=(
   # libraries tlsgate links
   libpoco-dev libssl-dev openssl libsnmp-dev librdkafka-dev
   # tests
-  libgtest-dev libgmock-dev python3
+  libgtest-dev libgmock-dev python3 python3-cryptography swaks
 )
 
 missing=()

@@ -381,12 +381,14 @@ class CertmgrApp : public Application {
             throw UsageError("import needs --cert FILE or --pkcs12 FILE");
         }
         std::optional<std::string> password;
-        std::string source =
-            request.pkcs12File.value_or(request.keyFile.value_or(*request.certFile));
+        // Warnings name the certificate (or PKCS#12) file; the password prompt the file it opens.
+        const std::string source = request.pkcs12File.value_or(request.certFile.value_or(""));
+        const std::string secretFile =
+            request.pkcs12File.value_or(request.keyFile.value_or(source));
         request.password = [&]() {
             if (!password) {
                 password = has("password-file") ? readFirstLine(value("password-file"))
-                                                : readPasswordFromStdin(source);
+                                                : readPasswordFromStdin(secretFile);
             }
             return *password;
         };

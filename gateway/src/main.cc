@@ -450,6 +450,8 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
 }  // namespace tlsgate::gateway
 
 int main(int argc, char** argv) {
+    // A peer that hangs up while OpenSSL writes must cost one session, not the process.
+    std::signal(SIGPIPE, SIG_IGN);
     tlsgate::gateway::TlsgateApplication app;
     const int rc = app.run(argc, argv);
     if (!app.mainRan() && rc == Poco::Util::Application::EXIT_CONFIG) {

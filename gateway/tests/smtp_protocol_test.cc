@@ -27,7 +27,9 @@ struct Framed {
 };
 
 void PrintTo(const Framed& f, std::ostream* os) {
-    *os << (f.status == Status::Line ? "Line" : f.status == Status::TooLong ? "TooLong" : "NeedMore")
+    *os << (f.status == Status::Line      ? "Line"
+            : f.status == Status::TooLong ? "TooLong"
+                                          : "NeedMore")
         << "(\"" << f.line << "\"" << (f.bareLf ? ", bareLf" : "") << ")";
 }
 
@@ -160,8 +162,7 @@ TEST(SmtpCommand, VerbTextKeepsSpellingAndIsTruncated) {
 }
 
 TEST(SmtpCommand, ArgumentIsTrimmed) {
-    EXPECT_EQ(parseCommand("MAIL FROM:<a@b.example> SIZE=1").argument,
-              "FROM:<a@b.example> SIZE=1");
+    EXPECT_EQ(parseCommand("MAIL FROM:<a@b.example> SIZE=1").argument, "FROM:<a@b.example> SIZE=1");
     EXPECT_EQ(parseCommand("MAIL   FROM:<a@b.example> \t ").argument, "FROM:<a@b.example>");
     EXPECT_EQ(parseCommand("QUIT").argument, "");
     EXPECT_EQ(parseCommand("NOOP \t").argument, "");
@@ -201,14 +202,15 @@ TEST(SmtpMail, SizeAndBody) {
         expectValue(parseMailArgument("FROM:<a@b.example> SIZE=1000 body=8bitmime", 1000));
     EXPECT_EQ(mail.size, 1000u);
     EXPECT_TRUE(mail.eightBitMime);
-    EXPECT_FALSE(
-        expectValue(parseMailArgument("FROM:<a@b.example> BODY=7BIT", 1000)).eightBitMime);
+    EXPECT_FALSE(expectValue(parseMailArgument("FROM:<a@b.example> BODY=7BIT", 1000)).eightBitMime);
 }
 
 TEST(SmtpMail, SizeOverLimit) {
     EXPECT_EQ(expectReply(parseMailArgument("FROM:<a@b.example> SIZE=1001", 1000)), kTooBig);
     EXPECT_EQ(expectReply(parseMailArgument("FROM:<> SIZE=999999999999999999999999", 1000)),
               kTooBig);
+    // 2^64 + 5 must not wrap around to 5.
+    EXPECT_EQ(expectReply(parseMailArgument("FROM:<> SIZE=18446744073709551621", 1000)), kTooBig);
 }
 
 TEST(SmtpMail, SizeNotNumeric) {
@@ -248,15 +250,13 @@ TEST(SmtpMail, BadAddresses) {
 TEST(SmtpMail, QuotedLocalPart) {
     EXPECT_EQ(expectValue(parseMailArgument("FROM:<\"a b\"@example.com>", 1000)).reversePath,
               "\"a b\"@example.com");
-    EXPECT_EQ(expectValue(parseMailArgument("FROM:<\"a>b\"@example.com> SIZE=1", 1000)).size,
-              1u);
+    EXPECT_EQ(expectValue(parseMailArgument("FROM:<\"a>b\"@example.com> SIZE=1", 1000)).size, 1u);
 }
 
 TEST(SmtpMail, SourceRouteIsStripped) {
-    EXPECT_EQ(
-        expectValue(parseMailArgument("FROM:<@a.example,@b.example:user@c.example>", 1000))
-            .reversePath,
-        "user@c.example");
+    EXPECT_EQ(expectValue(parseMailArgument("FROM:<@a.example,@b.example:user@c.example>", 1000))
+                  .reversePath,
+              "user@c.example");
 }
 
 TEST(SmtpMail, PathLengthLimit) {
@@ -284,8 +284,7 @@ TEST(SmtpRcpt, Postmaster) {
 
 TEST(SmtpRcpt, AddressLiterals) {
     EXPECT_EQ(expectValue(parseRcptArgument("TO:<u@[192.0.2.1]>")), "u@[192.0.2.1]");
-    EXPECT_EQ(expectValue(parseRcptArgument("TO:<u@[IPv6:2001:db8::1]>")),
-              "u@[IPv6:2001:db8::1]");
+    EXPECT_EQ(expectValue(parseRcptArgument("TO:<u@[IPv6:2001:db8::1]>")), "u@[IPv6:2001:db8::1]");
     for (const char* argument : {"TO:<u@[192.0.2.256]>", "TO:<u@[2001:db8::1]>",
                                  "TO:<u@[IPv6:192.0.2.1]>", "TO:<u@[tag:xyz]>", "TO:<u@[]>"}) {
         EXPECT_EQ(expectReply(parseRcptArgument(argument)), kBadRecipient) << argument;
@@ -304,8 +303,7 @@ TEST(SmtpRcpt, BadMailboxes) {
 
 TEST(SmtpRcpt, QuotedAtSignAndSourceRoute) {
     EXPECT_EQ(expectValue(parseRcptArgument("TO:<\"a@b\"@example.com>")), "\"a@b\"@example.com");
-    EXPECT_EQ(expectValue(parseRcptArgument("TO:<@relay.example:u@example.com>")),
-              "u@example.com");
+    EXPECT_EQ(expectValue(parseRcptArgument("TO:<@relay.example:u@example.com>")), "u@example.com");
 }
 
 TEST(SmtpRcpt, ParametersAreRefused) {
@@ -315,8 +313,8 @@ TEST(SmtpRcpt, ParametersAreRefused) {
 }
 
 TEST(SmtpRcpt, SyntaxErrors) {
-    for (const char* argument : {"TO:a@b.example", "FROM:<a@b.example>", "TO:<a@b.example",
-                                 "TO:<a@b.example>x", ""}) {
+    for (const char* argument :
+         {"TO:a@b.example", "FROM:<a@b.example>", "TO:<a@b.example", "TO:<a@b.example>x", ""}) {
         EXPECT_EQ(expectReply(parseRcptArgument(argument)), kRcptSyntax) << argument;
     }
 }
@@ -401,6 +399,14 @@ TEST(SmtpLineBuffer, LineAtTheLimit) {
               (std::vector<Framed>{{Status::Line, "0123456789", true}}));
     EXPECT_EQ(frameAtOnce("0123456789A\r\nok\r\n", 10),
               (std::vector<Framed>{{Status::TooLong, "", false}, {Status::Line, "ok", false}}));
+    // Reported as soon as it cannot end within the limit, not only when its end arrives.
+    LineBuffer early(10);
+    early.append("0123456789A");
+    EXPECT_EQ(early.next().status, Status::TooLong);
+    EXPECT_EQ(early.next().status, Status::NeedMore);
+    LineBuffer waiting(10);
+    waiting.append("0123456789\r");
+    EXPECT_EQ(waiting.next().status, Status::NeedMore);
     // The CR after a line of exactly the limit must not make it look overlong.
     EXPECT_EQ(frame("0123456789\r\n", 10, 1),
               (std::vector<Framed>{{Status::Line, "0123456789", false}}));
@@ -443,10 +449,10 @@ TEST(SmtpLineBuffer, OneMegabyteInOneAppendIsNotBuffered) {
 
 TEST(SmtpLineBuffer, OverlongLineKeepsItsLineEnding) {
     // Reported before its end arrived: a bare LF end shows as an empty bare-LF line.
-    EXPECT_EQ(frame(std::string(30, 'x') + "\n.\r\n", 10, 1),
-              (std::vector<Framed>{{Status::TooLong, "", false},
-                                   {Status::Line, "", true},
-                                   {Status::Line, ".", false}}));
+    EXPECT_EQ(
+        frame(std::string(30, 'x') + "\n.\r\n", 10, 1),
+        (std::vector<Framed>{
+            {Status::TooLong, "", false}, {Status::Line, "", true}, {Status::Line, ".", false}}));
     EXPECT_EQ(frame(std::string(30, 'x') + "\r\n.\r\n", 10, 1),
               (std::vector<Framed>{{Status::TooLong, "", false}, {Status::Line, ".", false}}));
     // Complete when read: the flag tells.
@@ -491,23 +497,30 @@ TEST(SmtpLineBuffer, SetMaxLineLength) {
     EXPECT_EQ(buffer.next().status, Status::TooLong);
 }
 
-TEST(SmtpLineBuffer, ManyPipelinedLinesAndSlowLongLinesStayLinear) {
-    const auto start = std::chrono::steady_clock::now();
+// Linear work takes milliseconds here; rescanning or erasing per line would take tens of seconds.
+constexpr auto kLinearBudget = std::chrono::seconds(2);
+
+TEST(SmtpLineBuffer, ManyPipelinedLinesAreErasedAmortised) {
+    constexpr std::size_t kLines = 400000;
     std::string many;
-    for (int i = 0; i < 200000; ++i) {
+    for (std::size_t i = 0; i < kLines; ++i) {
         many += "NOOP\r\n";
     }
+    const auto start = std::chrono::steady_clock::now();
     LineBuffer buffer(1000);
     buffer.append(many);
     std::size_t count = 0;
     for (auto next = buffer.next(); next.status == Status::Line; next = buffer.next()) {
         ++count;
     }
-    EXPECT_EQ(count, 200000u);
+    EXPECT_EQ(count, kLines);
     EXPECT_EQ(buffer.buffered(), 0u);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, kLinearBudget);
+}
 
-    // A long line one byte at a time: each next() must look at the new byte only.
-    constexpr std::size_t kLong = 200000;
+TEST(SmtpLineBuffer, SlowLongLineIsScannedOnce) {
+    constexpr std::size_t kLong = 1000000;
+    const auto start = std::chrono::steady_clock::now();
     LineBuffer slow(kLong);
     for (std::size_t i = 0; i < kLong; ++i) {
         slow.append("a");
@@ -515,7 +528,7 @@ TEST(SmtpLineBuffer, ManyPipelinedLinesAndSlowLongLinesStayLinear) {
     }
     slow.append("\r\n");
     EXPECT_EQ(slow.next().line.size(), kLong);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, kLinearBudget);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -577,7 +590,7 @@ TEST(SmtpData, SameResultWhateverTheChunking) {
     const std::string input = "x\n.\r\n..y\r\nz\r\n.\n\r\n.\r\nNOOP\r\n";
     const auto whole = readData(input, 1000);
     EXPECT_TRUE(whole.ended);
-    EXPECT_EQ(whole.content, "x\r\n\r\n.y\r\nz\r\n\r\n");
+    EXPECT_EQ(whole.content, "x\r\n\r\n.y\r\nz\r\n\r\n\r\n");
     for (std::size_t chunk = 1; chunk < input.size(); ++chunk) {
         const auto pieces = readData(input, 1000, 1000, chunk);
         EXPECT_EQ(pieces.content, whole.content) << chunk;

@@ -132,7 +132,9 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self._reader.join(timeout=5)
-        if self.proc.stderr:
+        # Closing while the reader still blocks in readline() would deadlock on the buffer's
+        # lock (something else still holds the pipe open); the reader is a daemon thread then.
+        if not self._reader.is_alive():
             self.proc.stderr.close()
         return self.proc.returncode
 

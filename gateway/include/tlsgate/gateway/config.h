@@ -33,7 +33,9 @@ enum class ReceiveTlsLevel {
 enum class ClientCertMode {
     DoNotRequest,  ///< "do-not-request"
     Request,       ///< "request": asked for, verified when given, not required
-    Require,       ///< "require": the handshake fails without a verified client certificate
+    /// "require": no mail without a verified client certificate: MAIL/RCPT/DATA get
+    /// 421 4.7.1 with the reason (the handshake itself completes, so the reason can be told)
+    Require,
 };
 
 /// How the sending side treats the next hop (send.tls_level).

@@ -89,8 +89,8 @@ private:
     std::size_t scanned_ = 0;    ///< [start_, scanned_) holds no LF: never searched twice
     std::size_t tailStart_ = 0;  ///< start of the last, unterminated line in buffer_
     std::size_t maxLineLength_;
-    bool discarding_ = false;    ///< inside an overlong line: bytes are dropped up to its LF
-    bool discardedCr_ = false;   ///< the last byte dropped was a CR (to tell CRLF from bare LF)
+    bool discarding_ = false;   ///< inside an overlong line: bytes are dropped up to its LF
+    bool discardedCr_ = false;  ///< the last byte dropped was a CR (to tell CRLF from bare LF)
 };
 
 /// Reads the lines of a DATA section (RFC 5321 4.5.2): removes one leading dot, recognises the end
