@@ -157,7 +157,7 @@ class SignalTest(DaemonTestCase):
         self.assertIsNotNone(rc, f"still running {STOP_TIMEOUT} s after {signo.name}\n"
                              + daemon.log())
         self.assertEqual(rc, EX_OK, f"{signo.name}: exit status {rc}\n" + daemon.log())
-        self.assertRegex(daemon.lines[-1], r"Information tlsgate stopped$", daemon.log())
+        daemon.wait_for(r"Information tlsgate stopped$", 0)
         return elapsed
 
     def test_sigterm_stops_cleanly(self):
