@@ -53,6 +53,12 @@ std::string_view toString(TlsSessionEventKind kind) {
             return "policy-decision";
         case TlsSessionEventKind::MessageAccepted:
             return "message-accepted";
+        case TlsSessionEventKind::Delivered:
+            return "delivered";
+        case TlsSessionEventKind::Deferred:
+            return "deferred";
+        case TlsSessionEventKind::Bounced:
+            return "bounced";
         case TlsSessionEventKind::Closed:
             return "closed";
     }

@@ -38,7 +38,10 @@ const std::vector<KnownSection>& knownSections() {
           "trusted_networks", "max_message_size", "max_recipients", "command_line_limit",
           "text_line_limit", "max_errors", "max_commands", "command_timeout", "data_timeout",
           "max_connections", "max_connections_per_client"}},
-        {"send", {"tls_level"}},
+        {"send",
+         {"tls_level", "tls_min_version", "tls_policy", "routes", "default_route", "retry_min",
+          "retry_max", "max_queue_lifetime", "workers", "max_per_destination", "connect_timeout",
+          "command_timeout"}},
         {"spool", {"directory"}},
         {"certificates",
          {"store_directory", "validity_days", "auto_renew", "renew_at", "expiry_warning_days",
@@ -321,7 +324,7 @@ class Loader {
         GatewayConfig c;
         loadGateway(c.gateway);
         loadReceive(c.receive);
-        c.send.tlsLevel = choice("send.tls_level", "attempt", kSendTlsLevels);
+        loadSend(c.send);
         c.spool.directory =
             absolutePath("spool.directory", (c.gateway.stateDirectory / "spool").string());
         loadCertificates(c.certificates, c.gateway.stateDirectory);
@@ -463,6 +466,66 @@ class Loader {
         r.maxConnections = integer("receive.max_connections", 500, 1, 100000, "connections");
         r.maxConnectionsPerClient =
             integer("receive.max_connections_per_client", 20, 1, 100000, "connections");
+    }
+
+    void loadSend(SendSettings& s) const {
+        s.tlsLevel = choice("send.tls_level", "attempt", kSendTlsLevels);
+        const std::string version = value("send.tls_min_version", "TLSv1.2");
+        if (lower(version) == "tlsv1.2") {
+            s.tlsMinVersion = "TLSv1.2";
+        } else if (lower(version) == "tlsv1.3") {
+            s.tlsMinVersion = "TLSv1.3";
+        } else {
+            fail("send.tls_min_version", version, "expected TLSv1.2 or TLSv1.3");
+        }
+        const std::string policy = value("send.tls_policy", "");
+        for (const auto& [destination, level] : pairs("send.tls_policy", policy)) {
+            const auto it = std::find_if(kSendTlsLevels.begin(), kSendTlsLevels.end(),
+                                         [&](const auto& c) { return c.token == lower(level); });
+            if (it == kSendTlsLevels.end()) {
+                fail("send.tls_policy", policy,
+                     "expected destination=level pairs with a level of none, attempt, "
+                     "require-no-verify or require-verify (\"" +
+                         level + "\" is not one)");
+            }
+            s.tlsPolicy.emplace_back(lower(destination), it->value);
+        }
+        for (auto& [domain, target] : pairs("send.routes", value("send.routes", ""))) {
+            s.routes.emplace_back(lower(domain), target);
+        }
+        s.defaultRoute = trim(value("send.default_route", ""));
+        s.retryMin = std::chrono::seconds(integer("send.retry_min", 300, 1, 86400, "seconds"));
+        s.retryMax = std::chrono::seconds(integer("send.retry_max", 3600, 1, 604800, "seconds"));
+        s.maxQueueLifetime = std::chrono::seconds(
+            integer("send.max_queue_lifetime", 432000, 10, 3024000, "seconds"));
+        s.workers = integer("send.workers", 8, 1, 256, "workers");
+        s.maxPerDestination = integer("send.max_per_destination", 4, 1, 256, "connections");
+        s.connectTimeout =
+            std::chrono::seconds(integer("send.connect_timeout", 30, 1, 600, "seconds"));
+        s.commandTimeout =
+            std::chrono::seconds(integer("send.command_timeout", 300, 1, 3600, "seconds"));
+        if (s.retryMax < s.retryMin) {
+            throw ConfigError(label_ + ": send.retry_max = " + std::to_string(s.retryMax.count()) +
+                              ": requires at least send.retry_min (it is " +
+                              std::to_string(s.retryMin.count()) + ")");
+        }
+    }
+
+    /// "key=value, key=value" with non-empty keys and values.
+    std::vector<std::pair<std::string, std::string>> pairs(const std::string& key,
+                                                           const std::string& text) const {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& item : splitList(text)) {
+            const auto eq = item.find('=');
+            if (eq == std::string::npos || trim(item.substr(0, eq)).empty() ||
+                trim(item.substr(eq + 1)).empty()) {
+                fail(key, text,
+                     "expected a comma-separated list of name=value pairs (\"" + item +
+                         "\" is not one)");
+            }
+            out.emplace_back(trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
+        }
+        return out;
     }
 
     /// Items of a comma-separated list, trimmed; empty items are not allowed except an empty list.
@@ -734,6 +797,16 @@ bool Network::contains(const std::string& ip) const {
 bool ReceiveSettings::isTrusted(const std::string& ip) const {
     return std::any_of(trustedNetworks.begin(), trustedNetworks.end(),
                        [&](const Network& n) { return n.contains(ip); });
+}
+
+SendTlsLevel SendSettings::levelFor(const std::string& domain,
+                                    const std::string& destination) const {
+    for (const auto& [name, level] : tlsPolicy) {
+        if (name == domain || name == destination) {
+            return level;
+        }
+    }
+    return tlsLevel;
 }
 
 bool ReceiveSettings::isRelayDomain(const std::string& domain) const {

@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -37,6 +38,8 @@
 #include "tlsgate/common/event.h"
 #include "tlsgate/common/event_bus.h"
 #include "tlsgate/gateway/config.h"
+#include "tlsgate/gateway/queue_manager.h"
+#include "tlsgate/gateway/smtp_client.h"
 #include "tlsgate/gateway/smtp_server.h"
 #include "tlsgate/gateway/spool.h"
 #include "tlsgate/gateway/tls_server.h"
@@ -239,6 +242,12 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
         if (command == "queue" && args.size() == 1) {
             return listQueue();
         }
+        if (command == "queue" && args.size() == 2 && args[1] == "flush") {
+            return flushQueue();
+        }
+        if (command == "queue" && args.size() == 3 && args[1] == "delete") {
+            return deleteFromQueue(args[2]);
+        }
         if (command == "version" && args.size() == 1) {
             std::cout << "tlsgate " << TLSGATE_VERSION << '\n';
             return EXIT_OK;
@@ -264,7 +273,8 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
     void printHelp() const {
         Poco::Util::HelpFormatter help(options());
         help.setCommand(commandName());
-        help.setUsage("[options] [run | check-config [FILE] | queue | version]");
+        help.setUsage(
+            "[options] [run | check-config [FILE] | queue [flush | delete ID] | version]");
         help.setHeader(
             "The tlsgate SMTP TLS mail gateway.\n"
             "  run                  run the gateway (the default)\n"
@@ -279,6 +289,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
     static int checkConfig(const std::optional<std::string>& file) {
         try {
             const GatewayConfig c = loadDefaultOrFile(file);
+            makeRouter(c);  // the route targets' syntax lives with the router
             std::cout << sourceName(c) << ": configuration OK\n"
                       << "  receive: " << displayName(c.receive.tlsLevel) << ", "
                       << displayName(c.receive.clientCertificate) << ", on "
@@ -317,8 +328,18 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
                           << m.size << " bytes  "
                           << (m.envelope.tls ? m.envelope.tlsVersion : "plain") << "  from <"
                           << m.envelope.sender << "> from " << m.envelope.clientAddress << '\n';
+                const DeliveryState st = spool.state(m.queueId);
                 for (const auto& r : m.envelope.recipients) {
-                    std::cout << "    to <" << r << ">\n";
+                    const bool delivered = std::find(st.delivered.begin(), st.delivered.end(), r) !=
+                                           st.delivered.end();
+                    std::cout << "    to <" << r << ">" << (delivered ? " delivered" : "") << '\n';
+                }
+                if (st.attempts > 0) {
+                    std::cout << "    attempts " << st.attempts << ", next "
+                              << certmgr::formatTime(st.nextAttempt)
+                              << ", last error: " << st.lastError << '\n';
+                } else {
+                    std::cout << "    not attempted yet\n";
                 }
             }
             for (const auto& problem : problems) {
@@ -333,10 +354,63 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
         }
     }
 
+    /// The spool directory of the configuration, or an exit code when it cannot be read.
+    std::optional<std::filesystem::path> spoolDirectory(int& rc) {
+        try {
+            return loadDefaultOrFile(configFile_).spool.directory;
+        } catch (const ConfigError& e) {
+            std::cerr << e.what() << '\n';
+            rc = EXIT_CONFIG;
+            return std::nullopt;
+        }
+    }
+
+    /// `tlsgate queue flush`: asks the running daemon to retry every message now.
+    int flushQueue() {
+        int rc = EXIT_OK;
+        const auto dir = spoolDirectory(rc);
+        if (!dir) {
+            return rc;
+        }
+        const auto request = *dir / "flush";
+        std::ofstream(request) << "flush\n";
+        if (!std::filesystem::exists(request)) {
+            std::cerr << "tlsgate: cannot write " << request.string() << '\n';
+            return EXIT_SOFTWARE;
+        }
+        std::cout << "flush requested: the running gateway retries every queued message within a "
+                     "second\n";
+        return EXIT_OK;
+    }
+
+    /// `tlsgate queue delete ID`: removes one message without delivering it.
+    int deleteFromQueue(const std::string& id) {
+        int rc = EXIT_OK;
+        const auto dir = spoolDirectory(rc);
+        if (!dir) {
+            return rc;
+        }
+        try {
+            Spool spool(*dir, SystemClock::instance(), Spool::Access::Inspect);
+            if (!spool.contains(id)) {
+                std::cerr << "tlsgate: no message " << id << " in " << dir->string() << '\n';
+                return EXIT_SOFTWARE;
+            }
+            spool.remove(id);
+            std::cout << "deleted " << id << '\n';
+            return EXIT_OK;
+        } catch (const std::exception& e) {
+            std::cerr << "tlsgate: " << e.what() << '\n';
+            return EXIT_SOFTWARE;
+        }
+    }
+
     int runDaemon() {
         GatewayConfig config;
+        std::optional<Router> router;
         try {
             config = loadDefaultOrFile(configFile_);
+            router.emplace(makeRouter(config));
         } catch (const ConfigError& e) {
             std::cerr << e.what() << '\n';
             return EXIT_CONFIG;
@@ -400,6 +474,14 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             if (config.receive.tlsLevel != ReceiveTlsLevel::NoTls) {
                 rebuildTls();
             }
+            ClientTlsContextHolder clientTls;
+            const auto rebuildClientTls = [&] {
+                const std::string error = clientTls.rebuild(store, config.send.tlsMinVersion);
+                if (!error.empty()) {
+                    log.error("tls client context not rebuilt: " + error);
+                }
+            };
+            rebuildClientTls();
 
             certmgr::CertificateWatcher watcher(
                 store, bus, config.certificates.changePoll, config.certificates.checkInterval,
@@ -408,17 +490,26 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
                     if (config.receive.tlsLevel != ReceiveTlsLevel::NoTls) {
                         rebuildTls();  // open sessions keep the context they started TLS with
                     }
+                    rebuildClientTls();
                 },
                 [&log](const std::string& error) {
                     log.error("certificate watcher pass failed, retrying: " + error);
                 });
             watcher.start();
 
+            auto snapshot = std::make_shared<const GatewayConfig>(config);
+            Counters counters;
+            QueueManager queue(snapshot, spool, std::move(*router), clientTls, bus,
+                               SystemClock::instance(), &counters);
+            queue.start();
+
             SessionServices services;
-            services.config = std::make_shared<const GatewayConfig>(config);
+            services.config = snapshot;
             services.tls = &tls;
             services.spool = &spool;
             services.bus = &bus;
+            services.onMessageQueued = [&queue] { queue.wake(); };
+            services.counters = &counters;
             SmtpServer smtp(services);
             smtp.start();
 
@@ -430,6 +521,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             waitForTerminationRequest();
             log.information("tlsgate stopping");
             smtp.stop();
+            queue.stop();
             watcher.stop();
             eventLog.stop();
         } catch (const std::exception& e) {

@@ -320,7 +320,20 @@ void Session::publish(TlsSessionEvent e) const {
     }
 }
 
+void Session::count(Counters::Counter Counters::*counter, std::uint64_t n) const {
+    if (services_.counters != nullptr) {
+        (services_.counters->*counter).fetch_add(n, std::memory_order_relaxed);
+    }
+}
+
 void Session::refuse(const Refusal& refusal) {
+    if (refusal.rule == "tls-required") {
+        count(&Counters::rejectedTlsRequired);
+    } else if (refusal.rule == "client-certificate-required") {
+        count(&Counters::clientCertRejections);
+    } else if (refusal.rule == "relay-denied") {
+        count(&Counters::relayDenied);
+    }
     reply(refusal.reply);
     log_.information("session=" + id_ + " reject: " + std::to_string(refusal.reply.code) + " " +
                      refusal.reply.enhanced + " " + refusal.reply.text + " from " + peer_.address +
@@ -341,6 +354,10 @@ void Session::resetTransaction() {
 }
 
 void Session::run() {
+    count(&Counters::inboundConnections);
+    if (services_.counters != nullptr) {
+        services_.counters->openSessions.fetch_add(1);
+    }
     try {
         auto connected = event(TlsSessionEventKind::Connected);
         publish(connected);
@@ -367,6 +384,12 @@ void Session::run() {
                          " duration_ms=" + std::to_string(closed.durationMs));
     } catch (...) {
         // Nothing left to report to: the connection is going away.
+    }
+    if (services_.counters != nullptr) {
+        services_.counters->openSessions.fetch_sub(1);
+        if (tlsActive_) {
+            services_.counters->openTlsSessions.fetch_sub(1);
+        }
     }
 }
 
@@ -450,6 +473,7 @@ void Session::onEhlo(const smtp::Command& c) {
     lines.push_back("8BITMIME");
     replyRaw(smtp::multilineWire(250, lines), 250);
     if (offer) {
+        count(&Counters::startTlsAdvertised);
         publish(event(TlsSessionEventKind::StartTlsOffered));
     }
     enterState(SessionState::Ready);
@@ -495,8 +519,10 @@ void Session::onStartTls(const smtp::Command& c) {
         input_.clear();
     }
     transport_.setTimeout(settings_.commandTimeout);
+    count(&Counters::startTlsStarted);
     tls_ = transport_.startTls(*tlsContext_);
     if (!tls_.ok) {
+        count(&Counters::inboundHandshakesFailed);
         log_.information("session=" + id_ + " TLS handshake failed from " + peer_.address + ": " +
                          tls_.error);
         auto e = event(TlsSessionEventKind::HandshakeFailed);
@@ -508,9 +534,15 @@ void Session::onStartTls(const smtp::Command& c) {
         return;
     }
     tlsActive_ = true;
+    if (services_.counters != nullptr) {
+        services_.counters->openTlsSessions.fetch_add(1);
+    }
     logTlsEstablished();
     publish(event(TlsSessionEventKind::HandshakeSucceeded));
     if (tls_.clientCertPresented) {
+        count(&Counters::clientCertsPresented);
+        count(tls_.clientCertVerified ? &Counters::clientCertsVerified
+                                      : &Counters::clientCertsFailed);
         auto e = event(TlsSessionEventKind::ClientCertificate);
         e.success = tls_.clientCertVerified;
         e.reason = tls_.clientCertVerified ? "verified" : tls_.clientCertVerifyError;
@@ -644,6 +676,9 @@ void Session::onData(const smtp::Command& c) {
     const std::vector<std::string> recipients = std::move(recipients_);
     const std::string sender = mail_.reversePath;
     resetTransaction();
+    if (reader.tooBig() || reader.sawTooLongLine()) {
+        count(&Counters::messagesRejected);
+    }
     if (reader.tooBig()) {
         reply({552, "5.3.4", "Error: message file too big"});
         return;
@@ -672,6 +707,8 @@ void Session::onData(const smtp::Command& c) {
     log_.information("session=" + id_ + " queued " + queueId + " from=<" + sender + "> nrcpt=" +
                      std::to_string(recipients.size()) + " size=" + std::to_string(reader.size()) +
                      (tlsActive_ ? " tls=" + tls_.version : std::string(" tls=none")));
+    count(&Counters::messagesAccepted);
+    count(&Counters::bytesAccepted, reader.size());
     auto e = event(TlsSessionEventKind::MessageAccepted);
     e.queueId = queueId;
     e.messageSize = reader.size();
@@ -679,6 +716,9 @@ void Session::onData(const smtp::Command& c) {
     e.recipientCount = static_cast<int>(recipients.size());
     publish(std::move(e));
     reply({250, "2.0.0", "Ok: queued as " + queueId});
+    if (services_.onMessageQueued) {
+        services_.onMessageQueued();
+    }
 }
 
 void Session::onRset(const smtp::Command&) {

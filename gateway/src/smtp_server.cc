@@ -43,6 +43,9 @@ class SmtpConnection final : public Poco::Net::TCPServerConnection {
             const int fd = s.impl()->sockfd();
             const std::string refusal = server_.admit(peer.address, fd);
             if (!refusal.empty()) {
+                if (server_.services().counters != nullptr) {
+                    server_.services().counters->connectionsRefusedByLimit.fetch_add(1);
+                }
                 log.warning("refusing connection from " + peer.address + ": " + refusal);
                 const std::string reply = "421 4.7.0 " +
                                           server_.services().config->gateway.hostname +

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <system_error>
 #include <utility>
@@ -262,6 +263,7 @@ Spool::Spool(fs::path directory, const Clock& clock, Access access)
     makeDirectory(directory_);
     makeDirectory(directory_ / "tmp");
     makeDirectory(directory_ / "queue");
+    makeDirectory(directory_ / "state");
     syncDirectory(directory_);
     // Whatever is in tmp/ was never acknowledged (the session died before 250): drop it.
     const fs::path tmp = directory_ / "tmp";
@@ -390,6 +392,88 @@ void Spool::remove(const std::string& queueId) {
         throwSystem("remove", path, errno);
     }
     syncDirectory(directory_ / "queue");
+    const fs::path statePath = directory_ / "state" / (queueId + ".json");
+    ::unlink(statePath.c_str());  // may not exist: never attempted
+}
+
+bool Spool::contains(const std::string& queueId) const {
+    checkQueueId(queueId);
+    return ::access((directory_ / "queue" / queueId).c_str(), F_OK) == 0;
+}
+
+DeliveryState Spool::state(const std::string& queueId) const {
+    checkQueueId(queueId);
+    DeliveryState st;
+    const fs::path path = directory_ / "state" / (queueId + ".json");
+    std::ifstream in(path);
+    if (!in) {
+        return st;
+    }
+    try {
+        Poco::JSON::Parser parser;
+        auto o = parser.parse(in).extract<Poco::JSON::Object::Ptr>();
+        st.attempts = o->getValue<int>("attempts");
+        st.nextAttempt = certmgr::parseTime(o->getValue<std::string>("next_attempt"));
+        st.lastError = o->getValue<std::string>("last_error");
+        auto delivered = o->getArray("delivered");
+        for (unsigned i = 0; delivered && i < delivered->size(); ++i) {
+            st.delivered.push_back(delivered->getElement<std::string>(i));
+        }
+        auto failed = o->getArray("failed");
+        for (unsigned i = 0; failed && i < failed->size(); ++i) {
+            auto f = failed->getObject(i);
+            st.failed.emplace_back(f->getValue<std::string>("recipient"),
+                                   f->getValue<std::string>("reply"));
+        }
+    } catch (const std::exception&) {
+        // A damaged state file must not block delivery: start over (at least once, never zero).
+        return DeliveryState{};
+    }
+    return st;
+}
+
+void Spool::saveState(const std::string& queueId, const DeliveryState& st) {
+    checkQueueId(queueId);
+    Poco::JSON::Object o;
+    o.set("attempts", st.attempts);
+    o.set("next_attempt", certmgr::formatTime(st.nextAttempt));
+    o.set("last_error", st.lastError);
+    Poco::JSON::Array delivered;
+    for (const auto& r : st.delivered) {
+        delivered.add(r);
+    }
+    o.set("delivered", delivered);
+    Poco::JSON::Array failed;
+    for (const auto& [recipient, reply] : st.failed) {
+        Poco::JSON::Object f;
+        f.set("recipient", recipient);
+        f.set("reply", reply);
+        failed.add(f);
+    }
+    o.set("failed", failed);
+    std::ostringstream text;
+    o.stringify(text);
+    const fs::path dir = directory_ / "state";
+    const fs::path temporary = dir / (queueId + ".json.tmp");
+    const fs::path target = dir / (queueId + ".json");
+    const int fd = ::open(temporary.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        throwSystem("create", temporary, errno);
+    }
+    const int error = writeAll(fd, text.str());
+    if (error != 0 || ::fsync(fd) != 0) {
+        const int e = error != 0 ? error : errno;
+        ::close(fd);
+        ::unlink(temporary.c_str());
+        throwSystem("write", temporary, e);
+    }
+    ::close(fd);
+    if (::rename(temporary.c_str(), target.c_str()) != 0) {
+        const int e = errno;
+        ::unlink(temporary.c_str());
+        throwSystem("rename", target, e);
+    }
+    syncDirectory(dir);
 }
 
 // ---------------------------------------------------------------------------------------------

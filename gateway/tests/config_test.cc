@@ -247,7 +247,10 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedNamingTheKnownOnes) {
                   ": gateway.hostnme: unknown key (known keys in [gateway]: hostname, "
                   "state_directory, log_level)");
     EXPECT_EQ(errorFor("[send]\nlisten = 0.0.0.0:25\n"),
-              file_ + ": send.listen: unknown key (known keys in [send]: tls_level)");
+              file_ +
+                  ": send.listen: unknown key (known keys in [send]: tls_level, tls_min_version, "
+                  "tls_policy, routes, default_route, retry_min, retry_max, max_queue_lifetime, "
+                  "workers, max_per_destination, connect_timeout, command_timeout)");
 }
 
 TEST_F(ConfigTest, UnknownSectionIsRefusedEvenWhenEmpty) {
@@ -465,6 +468,30 @@ std::string slurp(const std::string& path) {
 
 /// etc/tlsgate.conf shows every key commented out with its default: it loads as the defaults,
 /// and with every key uncommented it still does (hostname aside), and docs list every key.
+TEST_F(ConfigTest, SendPolicyTableAndRoutesAreParsedAndCheckedAtLoad) {
+    const GatewayConfig c = loadConfig(
+        write("[send]\ntls_level = attempt\n"
+              "tls_policy = Partner.example = require-verify, [192.0.2.1]:2525 = none\n"
+              "routes = example.com = [127.0.0.1]:2526\nretry_min = 5\nretry_max = 60\n"));
+    EXPECT_EQ(c.send.levelFor("partner.example", "partner.example"), SendTlsLevel::RequireVerify);
+    EXPECT_EQ(c.send.levelFor("x.example", "[192.0.2.1]:2525"), SendTlsLevel::NoTls);
+    EXPECT_EQ(c.send.levelFor("other.example", "other.example"), SendTlsLevel::Attempt);
+    ASSERT_EQ(c.send.routes.size(), 1u);
+    EXPECT_EQ(c.send.routes[0],
+              (std::pair<std::string, std::string>{"example.com", "[127.0.0.1]:2526"}));
+    EXPECT_EQ(errorFor("[send]\ntls_policy = a.example = maybe\n"),
+              file_ +
+                  ": send.tls_policy = a.example = maybe: expected destination=level pairs with a "
+                  "level of none, attempt, require-no-verify or require-verify (\"maybe\" is not "
+                  "one)");
+    EXPECT_EQ(errorFor("[send]\nroutes = example.com\n"),
+              file_ +
+                  ": send.routes = example.com: expected a comma-separated list of name=value "
+                  "pairs (\"example.com\" is not one)");
+    EXPECT_EQ(errorFor("[send]\nretry_min = 600\nretry_max = 60\n"),
+              file_ + ": send.retry_max = 60: requires at least send.retry_min (it is 600)");
+}
+
 TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
     const std::string example = slurp(TLSGATE_SOURCE_DIR "/etc/tlsgate.conf");
     const std::string docs = slurp(TLSGATE_SOURCE_DIR "/docs/configuration.md");
@@ -492,7 +519,7 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
         }
         uncommented += line + "\n";
     }
-    EXPECT_EQ(keys, 29);
+    EXPECT_EQ(keys, 40);
     const GatewayConfig all = loadConfig(write(uncommented));
     const GatewayConfig defaults = defaultConfig();
     EXPECT_EQ(all.gateway.hostname, "mx.example.com");

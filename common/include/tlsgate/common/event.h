@@ -58,6 +58,9 @@ enum class TlsSessionEventKind {
     ClientCertificate,   ///< a client certificate was presented (or required and missing)
     PolicyDecision,      ///< a send or receive policy refused something; `rule` says which
     MessageAccepted,     ///< a message was spooled and answered 250
+    Delivered,           ///< outbound: the next hop answered 250 (queueId, recipientCount)
+    Deferred,            ///< outbound: kept queued for a retry; `reason`, `rule` when by TLS policy
+    Bounced,             ///< outbound: failed for good; a DSN goes to the sender
     Closed,              ///< the session ended (duration, bytes, commands)
 };
 

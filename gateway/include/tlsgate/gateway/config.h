@@ -110,6 +110,24 @@ struct SpoolSettings {
 /// [send]
 struct SendSettings {
     SendTlsLevel tlsLevel = SendTlsLevel::Attempt;
+    std::string tlsMinVersion = "TLSv1.2";
+    /// Per-destination levels (domain or route target, lower case) overriding tls_level, in the
+    /// order written: "example.com=require-verify, [192.0.2.1]:2525=none".
+    std::vector<std::pair<std::string, SendTlsLevel>> tlsPolicy;
+    /// domain -> target ("[192.0.2.1]:2525", "relay.example.com"); checked by the daemon's
+    /// check-config (the route syntax lives with the router).
+    std::vector<std::pair<std::string, std::string>> routes;
+    std::string defaultRoute;  ///< smarthost; empty: MX lookup
+    std::chrono::seconds retryMin{300};
+    std::chrono::seconds retryMax{3600};
+    std::chrono::seconds maxQueueLifetime{432000};  ///< 5 days, then bounce
+    int workers = 8;
+    int maxPerDestination = 4;
+    std::chrono::seconds connectTimeout{30};
+    std::chrono::seconds commandTimeout{300};
+    /// The level for mail to `domain` routed to `destination`: the first policy entry naming
+    /// either, else tls_level.
+    SendTlsLevel levelFor(const std::string& domain, const std::string& destination) const;
 };
 
 /// [certificates]

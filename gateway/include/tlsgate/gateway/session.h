@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "tlsgate/common/event_bus.h"
 #include "tlsgate/gateway/config.h"
+#include "tlsgate/gateway/counters.h"
 #include "tlsgate/gateway/receive_policy.h"
 #include "tlsgate/gateway/smtp_protocol.h"
 #include "tlsgate/gateway/spool.h"
@@ -69,6 +71,9 @@ struct SessionServices {
     ServerTlsContextHolder* tls = nullptr;
     Spool* spool = nullptr;
     EventBus* bus = nullptr;
+    Counters* counters = nullptr;  ///< null: not counted (unit tests)
+    /// Called after a message was queued (the queue manager looks at it at once).
+    std::function<void()> onMessageQueued;
 };
 
 enum class SessionState { Connected, Ready, Mail, Rcpt, Data, Closing };
@@ -116,6 +121,8 @@ class Session {
     TlsSessionEvent event(TlsSessionEventKind kind) const;
     void publish(TlsSessionEvent e) const;
     void logTlsEstablished() const;
+    /// Adds one to a counter when counters are kept.
+    void count(Counters::Counter Counters::*counter, std::uint64_t n = 1) const;
 
     const SessionServices& services_;
     std::shared_ptr<const GatewayConfig> config_;  ///< the snapshot this session started with

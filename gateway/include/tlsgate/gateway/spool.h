@@ -42,6 +42,17 @@ struct Envelope {
     TimePoint received;
 };
 
+/// Where a message stands in delivery; kept beside it (state/<id>), rewritten atomically after
+/// every attempt so a restart neither forgets delivered recipients nor retries too early.
+struct DeliveryState {
+    int attempts = 0;
+    TimePoint nextAttempt;  ///< epoch (zero) = due now
+    std::string lastError;
+    std::vector<std::string> delivered;  ///< recipients the next hop answered 250 for
+    /// Recipients that failed for good, with the reply (for the DSN).
+    std::vector<std::pair<std::string, std::string>> failed;
+};
+
 struct SpooledMessage {
     std::string queueId;
     Envelope envelope;
@@ -100,8 +111,14 @@ class Spool {
     std::vector<SpooledMessage> list(std::vector<std::string>* problems = nullptr) const;
     /// The content of a committed message.
     std::string content(const std::string& queueId) const;
-    /// Removes a delivered (or bounced) message.
+    /// Removes a delivered (or bounced) message and its delivery state.
     void remove(const std::string& queueId);
+    /// The delivery state of a message (the initial state when none was saved yet).
+    DeliveryState state(const std::string& queueId) const;
+    /// Saves it atomically (temporary file, fsync, rename). Throws SpoolError.
+    void saveState(const std::string& queueId, const DeliveryState& state);
+    /// Whether the message is still queued.
+    bool contains(const std::string& queueId) const;
     const std::filesystem::path& directory() const { return directory_; }
 
   private:
