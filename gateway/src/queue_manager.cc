@@ -150,7 +150,7 @@ void QueueManager::count(Counters::Counter Counters::*counter, std::uint64_t n) 
 }
 
 void QueueManager::countAttempt(const DeliveryResult& r) const {
-    if (r.tlsFacts.address.empty()) {
+    if (!r.connected) {
         return;
     }
     count(&Counters::outboundConnections);
@@ -165,6 +165,32 @@ void QueueManager::countAttempt(const DeliveryResult& r) const {
     }
     if (r.tlsFacts.handshakeAttempted && !r.tlsFacts.handshakeOk) {
         count(&Counters::outboundHandshakesFailed);
+    }
+}
+
+void QueueManager::publishAttempt(const SpooledMessage& message, const DeliveryResult& r) {
+    if (!r.connected) {
+        return;  // the Deferred event that follows carries the connect error
+    }
+    publish(TlsSessionEventKind::Connected, message, {}, &r);
+    if (r.tlsFacts.startTlsOffered) {
+        publish(TlsSessionEventKind::StartTlsOffered, message, {}, &r);
+    }
+    if (r.tlsFacts.handshakeAttempted) {
+        publish(r.tlsFacts.handshakeOk ? TlsSessionEventKind::HandshakeSucceeded
+                                       : TlsSessionEventKind::HandshakeFailed,
+                message,
+                r.tlsFacts.handshakeOk
+                    ? (r.tlsFacts.chainVerified && r.tlsFacts.nameMatched
+                           ? std::string("verified")
+                           : "not verified: " + (r.tlsFacts.chainVerified
+                                                     ? std::string("hostname mismatch")
+                                                     : r.tlsFacts.verifyError))
+                    : r.tlsFacts.handshakeError,
+                &r);
+    }
+    if (r.policyDeferred) {
+        publish(TlsSessionEventKind::PolicyDecision, message, r.reason, &r, "tls-policy");
     }
 }
 
@@ -322,10 +348,13 @@ void QueueManager::publish(TlsSessionEventKind kind, const SpooledMessage& messa
     e.messageSize = message.size;
     e.reason = reason;
     e.rule = rule;
-    e.success = kind == TlsSessionEventKind::Delivered;
+    e.success = kind != TlsSessionEventKind::Deferred && kind != TlsSessionEventKind::Bounced &&
+                kind != TlsSessionEventKind::HandshakeFailed &&
+                kind != TlsSessionEventKind::PolicyDecision;
     if (result != nullptr) {
         e.peerName = result->tlsFacts.host;
         e.peerAddress = result->tlsFacts.address;
+        e.peerPort = result->port;
         e.tls = result->tlsUsed;
         e.tlsVersion = result->tlsVersion;
         e.cipher = result->tlsCipher;
@@ -414,11 +443,13 @@ void QueueManager::process(const std::string& queueId) {
                 request.commandTimeout = settings_.commandTimeout;
                 result = deliver(request);
                 countAttempt(result);
+                publishAttempt(*message, result);
                 if (result.outcome == DeliveryOutcome::RetryPlain) {
                     log_.information("queue=" + queueId + " " + result.reason);
                     request.forcePlain = true;
                     result = deliver(request);
                     countAttempt(result);
+                    publishAttempt(*message, result);
                 }
                 if (result.outcome == DeliveryOutcome::Deferred) {
                     lastError = result.reason;

@@ -442,6 +442,7 @@ class Client {
                                                   std::to_string(request_.port) + ": " + error);
             return;
         }
+        result_.connected = true;
         const ServerReply greeting = connection_.readReply("receiving the initial greeting");
         if (greeting.kind() != 2) {
             // Even a 554 greeting speaks for this host only (RFC 5321 3.1): try the next one.
@@ -865,6 +866,7 @@ DeliveryResult deliver(const DeliveryRequest& request) {
     DeliveryResult result;
     result.tlsFacts.host = request.host;
     result.tlsFacts.address = request.address;
+    result.port = request.port;
     for (const auto& recipient : request.recipients) {
         result.recipients.push_back(RecipientResult{recipient, 0, {}});
     }

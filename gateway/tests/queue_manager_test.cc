@@ -130,6 +130,31 @@ TEST_F(QueueManagerTest, FlushMakesEveryMessageDueNow) {
     EXPECT_EQ(spool_.state(id).attempts, 2);
 }
 
+TEST_F(QueueManagerTest, DeferralAndBounceArePublishedAndCounted) {
+    Counters counters;
+    auto snapshot = std::make_shared<const GatewayConfig>(config_);
+    QueueManager m(snapshot, spool_, makeRouter(*snapshot), tls_, bus_, clock_, &counters);
+    auto subscription = bus_.subscribe("test", 100);
+    const std::string id = queue("a@sender.example", {"x@down.example"});
+    m.runOnce();
+    clock_.advance(1001s);
+    m.runOnce();
+    std::vector<TlsSessionEventKind> kinds;
+    while (auto e = subscription->pop(std::chrono::milliseconds(0))) {
+        const auto& s = std::get<TlsSessionEvent>(*e);
+        EXPECT_EQ(s.direction, Direction::Outbound);
+        EXPECT_EQ(s.queueId, id);
+        kinds.push_back(s.kind);
+    }
+    // A refused connection is no "connected" event: the deferral carries the connect error.
+    EXPECT_EQ(kinds, (std::vector<TlsSessionEventKind>{TlsSessionEventKind::Deferred,
+                                                       TlsSessionEventKind::Deferred,
+                                                       TlsSessionEventKind::Bounced}));
+    EXPECT_EQ(counters.messagesDeferredOther.load(), 1u);
+    EXPECT_EQ(counters.messagesBounced.load(), 1u);
+    EXPECT_EQ(counters.outboundConnections.load(), 0u);
+}
+
 TEST_F(QueueManagerTest, BadRouteIsAConfigurationError) {
     config_.send.routes = {{"example.com", "[unclosed:25"}};
     try {

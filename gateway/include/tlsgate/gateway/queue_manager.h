@@ -69,6 +69,8 @@ class QueueManager {
     void count(Counters::Counter Counters::*counter, std::uint64_t n = 1) const;
     /// Counts what one attempt showed about the next hop's TLS.
     void countAttempt(const DeliveryResult& result) const;
+    /// The events of one attempt: connection, STARTTLS offered, handshake, policy decision.
+    void publishAttempt(const SpooledMessage& message, const DeliveryResult& result);
     void publish(TlsSessionEventKind kind, const SpooledMessage& message, const std::string& reason,
                  const DeliveryResult* result, const std::string& rule = {});
 

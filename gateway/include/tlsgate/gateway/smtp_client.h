@@ -23,7 +23,7 @@ namespace tlsgate::gateway {
 /// the certificate active in the client role (presented when a server asks), verification done
 /// by the policy after the handshake (the context never aborts a handshake over it).
 class ClientTlsContext {
-public:
+  public:
     /// Throws TlsSetupError on OpenSSL failures; no client certificate is not an error.
     static std::shared_ptr<const ClientTlsContext> build(const certmgr::Store& store,
                                                          const std::string& minVersion = "TLSv1.2");
@@ -31,7 +31,7 @@ public:
     /// Id of the client certificate loaded, empty when none.
     const std::string& clientCertificateId() const { return clientCertificateId_; }
 
-private:
+  private:
     ClientTlsContext() = default;
     SslCtxPtr ctx_;
     std::string clientCertificateId_;
@@ -39,24 +39,24 @@ private:
 
 /// Holds the current client context; rebuilt when the store changes.
 class ClientTlsContextHolder {
-public:
+  public:
     std::string rebuild(const certmgr::Store& store, const std::string& minVersion = "TLSv1.2");
     std::shared_ptr<const ClientTlsContext> current() const;
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::shared_ptr<const ClientTlsContext> current_;
 };
 
 struct DeliveryRequest {
-    std::string host;            ///< name of the next hop (SNI, certificate name check, messages)
-    std::string address;         ///< numeric IP to connect to
+    std::string host;     ///< name of the next hop (SNI, certificate name check, messages)
+    std::string address;  ///< numeric IP to connect to
     std::uint16_t port = 25;
-    std::string heloName;        ///< our host name
+    std::string heloName;  ///< our host name
     SendTlsLevel level = SendTlsLevel::Attempt;
-    bool forcePlain = false;     ///< retry after a failed opportunistic handshake
+    bool forcePlain = false;                      ///< retry after a failed opportunistic handshake
     std::shared_ptr<const ClientTlsContext> tls;  ///< null: TLS impossible (policy decides)
-    std::string sender;          ///< empty for <>
+    std::string sender;                           ///< empty for <>
     std::vector<std::string> recipients;
     const std::string* content = nullptr;  ///< the message, CRLF lines, not dot-stuffed
     std::uint64_t size = 0;
@@ -67,23 +67,25 @@ struct DeliveryRequest {
 
 struct RecipientResult {
     std::string recipient;
-    int code = 0;          ///< the server's reply to RCPT, or to DATA when RCPT was accepted
-    std::string reply;     ///< the whole reply text, for logs and DSNs
+    int code = 0;       ///< the server's reply to RCPT, or to DATA when RCPT was accepted
+    std::string reply;  ///< the whole reply text, for logs and DSNs
 };
 
 enum class DeliveryOutcome {
-    Delivered,        ///< DATA answered 250: every recipient with a 2xx RCPT got the message
-    Deferred,         ///< temporary: connection, 4xx, or TLS policy not met; try later/another host
-    Failed,           ///< permanent: 5xx for the whole transaction (MAIL or DATA)
-    RetryPlain,       ///< Attempt level: handshake failed; the caller retries with forcePlain
+    Delivered,   ///< DATA answered 250: every recipient with a 2xx RCPT got the message
+    Deferred,    ///< temporary: connection, 4xx, or TLS policy not met; try later/another host
+    Failed,      ///< permanent: 5xx for the whole transaction (MAIL or DATA)
+    RetryPlain,  ///< Attempt level: handshake failed; the caller retries with forcePlain
 };
 
 struct DeliveryResult {
     DeliveryOutcome outcome = DeliveryOutcome::Deferred;
-    std::string reason;   ///< operator-readable, with enhanced code where there is one
+    std::string reason;           ///< operator-readable, with enhanced code where there is one
     bool policyDeferred = false;  ///< deferred because the TLS policy was not met
     std::vector<RecipientResult> recipients;  ///< per recipient, in request order
     SendTlsFacts tlsFacts;
+    std::uint16_t port = 0;  ///< the port connected to
+    bool connected = false;  ///< the TCP connection was made
     bool tlsUsed = false;
     std::string tlsVersion;
     std::string tlsCipher;
