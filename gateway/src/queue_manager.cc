@@ -20,15 +20,6 @@ namespace {
 constexpr auto kScanInterval = std::chrono::seconds(1);
 constexpr const char* kFlushRequest = "flush";
 
-std::string rfc5322Date(TimePoint t) {
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[64];
-    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    return text;
-}
-
 std::string randomHex(std::size_t bytes) {
     std::vector<unsigned char> data(bytes);
     if (RAND_bytes(data.data(), static_cast<int>(data.size())) != 1) {
@@ -99,7 +90,7 @@ std::string makeDsn(const GatewayConfig& config, const SpooledMessage& message,
     dsn += "From: Mail Delivery System <MAILER-DAEMON@" + host + ">\r\n";
     dsn += "To: <" + message.envelope.sender + ">\r\n";
     dsn += "Subject: Undelivered Mail Returned to Sender\r\n";
-    dsn += "Date: " + rfc5322Date(now) + "\r\n";
+    dsn += "Date: " + smtp::rfc5322Date(now) + "\r\n";
     dsn += "Message-ID: <" + message.queueId + "." + randomHex(4) + "@" + host + ">\r\n";
     dsn += "Auto-Submitted: auto-replied\r\n";
     dsn += "MIME-Version: 1.0\r\n";
@@ -115,7 +106,7 @@ std::string makeDsn(const GatewayConfig& config, const SpooledMessage& message,
     dsn += "\r\n--" + boundary + "\r\nContent-Type: message/delivery-status\r\n\r\n";
     dsn += "Reporting-MTA: dns; " + host + "\r\n";
     dsn += "X-Tlsgate-Queue-ID: " + message.queueId + "\r\n";
-    dsn += "Arrival-Date: " + rfc5322Date(message.envelope.received) + "\r\n";
+    dsn += "Arrival-Date: " + smtp::rfc5322Date(message.envelope.received) + "\r\n";
     for (const auto& [recipient, reply] : failed) {
         dsn += "\r\nFinal-Recipient: rfc822; " + recipient + "\r\n";
         dsn += "Action: failed\r\n";

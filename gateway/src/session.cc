@@ -152,15 +152,6 @@ constexpr StateSet bit(SessionState s) {
 constexpr StateSet kAnyState = bit(SessionState::Connected) | bit(SessionState::Ready) |
                                bit(SessionState::Mail) | bit(SessionState::Rcpt);
 
-std::string rfc5322Date(TimePoint t) {
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[64];
-    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    return text;
-}
-
 /// Keeps header text on one line and free of anything a client could use to forge headers.
 std::string headerSafe(std::string_view text) {
     std::string out;
@@ -779,7 +770,7 @@ std::string Session::receivedHeader(const std::string& queueId) const {
     if (recipients_.size() == 1) {
         h += "\tfor <" + headerSafe(recipients_.front()) + ">";
     }
-    h += "; " + rfc5322Date(std::chrono::system_clock::now()) + "\r\n";
+    h += "; " + smtp::rfc5322Date(std::chrono::system_clock::now()) + "\r\n";
     return h;
 }
 

@@ -5,6 +5,8 @@
 // SSL writes can raise SIGPIPE on a closed socket: the process ignores SIGPIPE (main.cc).
 #include "tlsgate/gateway/smtp_client.h"
 
+#include "tls_util.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -30,6 +32,10 @@
 
 namespace tlsgate::gateway {
 
+using tls::handshakeError;
+using tls::minProtocolVersion;
+using tls::setupError;
+
 namespace {
 
 using certmgr::drainOpensslErrors;
@@ -40,21 +46,6 @@ constexpr std::size_t kBodyChunk = 64 * 1024;
 /// How long to wait for the answer to QUIT: the message is settled, a slow goodbye is not worth
 /// a worker's time.
 constexpr std::chrono::seconds kQuitTimeout{10};
-
-TlsSetupError setupError(const std::string& what) {
-    std::string reasons = drainOpensslErrors();
-    return TlsSetupError(reasons.empty() ? what : what + ": " + reasons);
-}
-
-int minProtocolVersion(const std::string& name) {
-    if (name == "TLSv1.2") {
-        return TLS1_2_VERSION;
-    }
-    if (name == "TLSv1.3") {
-        return TLS1_3_VERSION;
-    }
-    throw TlsSetupError("minimum TLS version \"" + name + "\": expected TLSv1.2 or TLSv1.3");
-}
 
 /// The handshake never fails over the certificate (SSL_VERIFY_NONE); the policy reads
 /// SSL_get_verify_result() afterwards. A name mismatch is found before the signatures and dates
@@ -166,33 +157,6 @@ std::string checkedName(const std::string& host) {
         return host.substr(0, host.size() - 1);
     }
     return host;
-}
-
-/// Why SSL_connect failed, from SSL_get_error, the error queue (drained) and errno.
-std::string handshakeError(SSL& ssl, int rc, int savedErrno) {
-    const int code = SSL_get_error(&ssl, rc);
-    std::string reasons = drainOpensslErrors();
-    switch (code) {
-        case SSL_ERROR_WANT_READ:
-        case SSL_ERROR_WANT_WRITE:
-            return "timed out";
-        case SSL_ERROR_SYSCALL:
-            if (!reasons.empty()) {
-                return reasons;
-            }
-            if (savedErrno == EAGAIN || savedErrno == EWOULDBLOCK) {
-                return "timed out";
-            }
-            if (savedErrno != 0) {
-                return std::strerror(savedErrno);
-            }
-            return "connection closed during the handshake";
-        case SSL_ERROR_ZERO_RETURN:
-            return "connection closed during the handshake";
-        default:
-            return reasons.empty() ? "handshake failed (SSL error " + std::to_string(code) + ")"
-                                   : reasons;
-    }
 }
 
 timeval toTimeval(std::chrono::seconds timeout) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <ctime>
 #include <limits>
 
 namespace tlsgate::gateway::smtp {
@@ -600,6 +601,15 @@ DataReader::Result DataReader::feed(const LineBuffer::Next& line, std::string& o
         }
     }
     return Result::More;
+}
+
+std::string rfc5322Date(TimePoint t) {
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[64];
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    return text;
 }
 
 }  // namespace tlsgate::gateway::smtp

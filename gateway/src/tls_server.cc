@@ -3,6 +3,8 @@
 // its errors in HandshakeResult. Any thread; contexts are immutable once built.
 #include "tlsgate/gateway/tls_server.h"
 
+#include "tls_util.h"
+
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -16,28 +18,17 @@
 
 namespace tlsgate::gateway {
 
+using tls::groupName;
+using tls::handshakeError;
+using tls::minProtocolVersion;
+using tls::setupError;
+
 namespace {
 
 using certmgr::drainOpensslErrors;
 
 constexpr const char* kGroups = "X25519:P-256:P-384";
 constexpr unsigned char kSessionIdContext[] = "tlsgate";
-
-/// "what: OpenSSL's reasons", draining the error queue.
-TlsSetupError setupError(const std::string& what) {
-    std::string reasons = drainOpensslErrors();
-    return TlsSetupError(reasons.empty() ? what : what + ": " + reasons);
-}
-
-int minProtocolVersion(const std::string& name) {
-    if (name == "TLSv1.2") {
-        return TLS1_2_VERSION;
-    }
-    if (name == "TLSv1.3") {
-        return TLS1_3_VERSION;
-    }
-    throw TlsSetupError("minimum TLS version \"" + name + "\": expected TLSv1.2 or TLSv1.3");
-}
 
 /// Accepts every client certificate as far as the handshake is concerned: the verification result
 /// stays recorded (SSL_get_verify_result) and the session refuses with 421 4.7.1 and the reason,
@@ -116,49 +107,6 @@ void addClientCaNames(SSL_CTX& ctx, X509_STORE& trust, const certmgr::Store& sto
         if (SSL_CTX_add_client_CA(&ctx, cert) != 1) {
             throw setupError("adding a client CA name");
         }
-    }
-}
-
-std::string groupName(SSL& ssl) {
-    int nid = static_cast<int>(SSL_get_negotiated_group(&ssl));
-    if (nid == NID_undef || nid == 0) {
-        return {};
-    }
-    if (const char* nist = EC_curve_nid2nist(nid)) {
-        return nist;  // "P-256" rather than "prime256v1"
-    }
-    if (const char* name = OBJ_nid2sn(nid)) {
-        return name;
-    }
-    const char* name = SSL_group_to_name(&ssl, nid);
-    return name != nullptr ? name : std::string();
-}
-
-/// Why SSL_accept failed, from SSL_get_error, the error queue (drained) and errno.
-std::string handshakeError(SSL& ssl, int rc, int savedErrno) {
-    int code = SSL_get_error(&ssl, rc);
-    std::string reasons = drainOpensslErrors();
-    switch (code) {
-        case SSL_ERROR_WANT_READ:
-        case SSL_ERROR_WANT_WRITE:
-            // A blocking socket only asks to retry when its SO_RCVTIMEO / SO_SNDTIMEO expired.
-            return "timed out";
-        case SSL_ERROR_SYSCALL:
-            if (!reasons.empty()) {
-                return reasons;
-            }
-            if (savedErrno == EAGAIN || savedErrno == EWOULDBLOCK) {
-                return "timed out";
-            }
-            if (savedErrno != 0) {
-                return std::strerror(savedErrno);
-            }
-            return "connection closed during the handshake";
-        case SSL_ERROR_ZERO_RETURN:
-            return "connection closed during the handshake";
-        default:
-            return reasons.empty() ? "handshake failed (SSL error " + std::to_string(code) + ")"
-                                   : reasons;
     }
 }
 

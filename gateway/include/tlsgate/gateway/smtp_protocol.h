@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "tlsgate/common/clock.h"
+
 namespace tlsgate::gateway::smtp {
 
 /// One SMTP reply: code, enhanced status code (may be empty, e.g. for 220/221 greetings), text.
@@ -35,13 +37,16 @@ struct Command {
     std::string argument;  ///< after the first space, trailing blanks removed
 };
 
+/// "Wed, 25 Nov 2026 14:35:50 +0000": the date form of Received:, Date: and DSNs (RFC 5322).
+std::string rfc5322Date(TimePoint t);
+
 /// Parses one command line (without its line ending). Verbs are case-insensitive.
 Command parseCommand(std::string_view line);
 
 struct MailParameters {
-    std::string reversePath;          ///< without <>; empty for the null sender <>
+    std::string reversePath;            ///< without <>; empty for the null sender <>
     std::optional<std::uint64_t> size;  ///< SIZE=
-    bool eightBitMime = false;        ///< BODY=8BITMIME
+    bool eightBitMime = false;          ///< BODY=8BITMIME
 };
 
 /// "FROM:<a@b.example> SIZE=123 BODY=8BITMIME". Refuses: syntax (501 5.5.4), unknown parameter
@@ -61,13 +66,13 @@ std::string domainOf(std::string_view mailbox);
 /// sequence (SMTP smuggling). Lines longer than the limit are reported as TooLong and skipped up
 /// to their end.
 class LineBuffer {
-public:
+  public:
     explicit LineBuffer(std::size_t maxLineLength);
 
     enum class Status { Line, NeedMore, TooLong };
     struct Next {
         Status status = Status::NeedMore;
-        std::string line;   ///< without the line ending
+        std::string line;     ///< without the line ending
         bool bareLf = false;  ///< ended with LF not preceded by CR
     };
 
@@ -81,7 +86,7 @@ public:
     void clear();
     void setMaxLineLength(std::size_t maxLineLength);
 
-private:
+  private:
     void compact();
 
     std::string buffer_;
@@ -98,7 +103,7 @@ private:
 /// with CRLF (a bare LF is normalised to CRLF), and counts the size against the limit. Past the
 /// limit it keeps reading to the end but stores nothing more, so the session can answer 552.
 class DataReader {
-public:
+  public:
     DataReader(std::uint64_t maxSize);
 
     enum class Result { More, End };
@@ -109,7 +114,7 @@ public:
     bool sawBareLf() const { return sawBareLf_; }
     bool sawTooLongLine() const { return sawTooLongLine_; }
 
-private:
+  private:
     std::uint64_t maxSize_;
     std::uint64_t size_ = 0;
     bool tooBig_ = false;
