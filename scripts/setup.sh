@@ -9,7 +9,10 @@ packages=(
   # libraries tlsgate links
   libpoco-dev libssl-dev openssl libsnmp-dev librdkafka-dev
   # tests
-  libgtest-dev libgmock-dev python3 python3-cryptography swaks
+  libgtest-dev libgmock-dev python3 python3-cryptography swaks libnet-ssleay-perl
+  # MIB check (mibs/): smilint, smidump; snmptranslate; NET-SNMP-MIB (libsnmp-base, with snmp).
+  # The IETF base MIB modules come from npm's net-snmp, installed by the test itself.
+  smitools snmp
 )
 
 missing=()

@@ -207,7 +207,7 @@ Session::Session(const SessionServices& services, Transport& transport, PeerInfo
       id_(newSessionId()),
       log_(Poco::Logger::get("tlsgate.smtp")),
       started_(std::chrono::steady_clock::now()),
-      input_(config_->receive.commandLineLimit) {}
+      input_(config_->receive.commandLineLimit - 2) {}
 
 Session::~Session() = default;
 
@@ -641,7 +641,7 @@ void Session::onData(const smtp::Command& c) {
     }
     reply({354, "", "End data with <CR><LF>.<CR><LF>"});
     enterState(SessionState::Data);
-    input_.setMaxLineLength(settings_.textLineLimit);
+    input_.setMaxLineLength(settings_.textLineLimit - 2);  // the limits count the CRLF
     smtp::DataReader reader(settings_.maxMessageSize);
     std::string chunk;
     bool complete = false;
@@ -662,7 +662,7 @@ void Session::onData(const smtp::Command& c) {
             }
         }
     }
-    input_.setMaxLineLength(settings_.commandLineLimit);
+    input_.setMaxLineLength(settings_.commandLineLimit - 2);
     enterState(SessionState::Ready);
     const std::vector<std::string> recipients = std::move(recipients_);
     const std::string sender = mail_.reversePath;

@@ -165,6 +165,43 @@ def pki():
 # --------------------------------------------------------------------------------------------
 # The daemon
 
+_blackhole = None
+
+
+def blackhole_port():
+    """A loopback port bound (so nobody else gets it) but never listening: connecting to it is
+    refused, which the sending side takes as a temporary failure."""
+    global _blackhole
+    if _blackhole is None:
+        _blackhole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        _blackhole.bind(("127.0.0.1", 0))
+        atexit.register(_blackhole.close)
+    return _blackhole.getsockname()[1]
+
+
+@functools.lru_cache(maxsize=None)
+def send_section():
+    """The [send] lines of every test configuration. These tests are about receiving: what was
+    accepted must stay in the spool, so when the daemon has a sending side all mail is routed to
+    the black hole above (every attempt deferred, the message kept under its queue id) instead
+    of MX lookups, whose failures would bounce it. Empty for a daemon without [send] routing."""
+    lines = ["[send]", f"default_route = [127.0.0.1]:{blackhole_port()}"]
+    directory = tempfile.mkdtemp(prefix="tlsgate-probe-")
+    try:
+        path = os.path.join(directory, "probe.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(["[gateway]", f"hostname = {HOSTNAME}",
+                               f"state_directory = {directory}/state", *lines, ""]))
+        p = subprocess.run([tlsgate_binary(), "check-config", path], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    if p.returncode == 0:
+        return lines
+    if "send.default_route: unknown key" in p.stderr:
+        return []
+    raise AssertionError(f"tlsgate check-config refused [send] default_route:\n{p.stderr}")
+
 
 class Gateway:
     """A configured daemon in a temporary directory; `start()` runs it, `close()` removes all."""
@@ -189,6 +226,7 @@ class Gateway:
         lines = ["[gateway]", f"hostname = {HOSTNAME}", f"state_directory = {self.state}", "",
                  "[receive]", f"listen = 127.0.0.1:{self.port}"]
         lines += [f"{k} = {v}" for k, v in self.receive.items()]
+        lines += ["", *send_section()]
         lines += ["", "[spool]", f"directory = {self.spool}", "",
                   "[certificates]", f"store_directory = {self.store}", "use_system_ca = false",
                   "change_poll_ms = 100", ""]

@@ -141,11 +141,7 @@ class MessageLimitsTest(GatewayTestCase):
         self.assertEqual(c.command(line), (500, "5.5.2 Error: line too long"))
         self.assertEqual(c.command("NOOP"), (250, "2.0.0 Ok"), "the session is out of step")
 
-    # DAEMON BUG: docs/configuration.md says command_line_limit is the longest command line
-    # "512 with CRLF" (RFC 5321 4.5.3.1.4), but the session hands the limit to LineBuffer, which
-    # counts the line without its CRLF: lines of 513 and 514 octets with CRLF are accepted, 515
-    # is the first refused.
-    @unittest.expectedFailure
+    # command_line_limit is the longest command line with its CRLF (RFC 5321 4.5.3.1.4).
     def test_command_line_limit_includes_crlf(self):
         c, _ = self.session()
         self.assertEqual(c.command("NOOP " + "x" * 505), (250, "2.0.0 Ok"))  # 512 with CRLF

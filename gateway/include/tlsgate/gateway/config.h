@@ -90,8 +90,8 @@ struct ReceiveSettings {
     std::vector<Network> trustedNetworks;      ///< clients here may relay anywhere
     std::uint64_t maxMessageSize = 10240000;   ///< bytes, advertised with SIZE
     int maxRecipients = 1000;                  ///< per message
-    std::size_t commandLineLimit = 512;        ///< bytes without CRLF (RFC 5321: 512)
-    std::size_t textLineLimit = 4096;          ///< DATA lines (RFC 5321: 1000)
+    std::size_t commandLineLimit = 512;        ///< bytes with CRLF (RFC 5321: 512)
+    std::size_t textLineLimit = 4096;          ///< DATA lines with CRLF (RFC 5321: 1000)
     int maxErrors = 20;                        ///< per session, then 421
     int maxCommands = 5000;                    ///< per session, then 421
     std::chrono::seconds commandTimeout{300};  ///< RFC 5321 4.5.3.2.7

@@ -1,0 +1,440 @@
+"""Shared helpers for the sending-side integration tests (test_send_*.py).
+
+A `SendGateway` is one `tlsgate --config FILE run` child in its own temporary directory
+(configuration, state, store, spool) listening on 127.0.0.1, with a [send] section given by the
+test (routes to downstream sinks on loopback, TLS levels, short retry times). Mail is submitted
+with smtplib from 127.0.0.1, which the default `trusted_networks` lets relay to any domain.
+
+The downstream peers are `Downstream` servers: smtp_sink.SmtpSink plus a count of the STARTTLS
+commands it was sent (to show that "No TLS Encryption" never issues one) and an optional delay
+before the reply to the end of data (to hold deliveries in flight for the restart test).
+
+The test PKI (made with `cryptography` once per process, in a temporary directory), all server
+certificates with extendedKeyUsage serverAuth:
+- `ca`: the test CA, added to every SendGateway's store with `certmgr ca add` (the trust anchor
+  used to verify next hops; the system bundle is off: use_system_ca = false);
+- `good`: issued by the CA for "localhost" (subjectAltName DNS:localhost), valid now;
+- `wrongname`: issued by the CA for "wrong-name.example.test" only;
+- `expired`: issued by the CA for "localhost", notAfter two days ago;
+- `selfsigned`: a self-signed certificate for "localhost".
+
+How the name check is met on loopback: routes name the next hop `localhost:PORT` (a host name,
+not an address literal), so the gateway resolves "localhost" itself (getaddrinfo) and checks the
+certificate against the name "localhost" (RFC 6125 DNS-ID, SNI "localhost"). The sinks listen on
+127.0.0.1. Where "localhost" also resolves to ::1, the gateway tries that address too and finds it
+refused (a 4.4.1 deferral for that address only, then the next address); the assertions look at
+the attempt on 127.0.0.1 in the log, and at `tlsgate queue`'s last error only when "localhost" is
+127.0.0.1 alone (`LOCALHOST_IS_IPV4_ONLY`).
+
+Every wait is a bounded poll; nothing sleeps a fixed time to wait for the daemon, except where a
+test asserts that something does NOT happen for a while (`hold`).
+"""
+
+import atexit
+import datetime
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from daemon_support import (HOSTNAME, RUN_TIMEOUT, Daemon, certmgr_binary, free_loopback_port,
+                            tlsgate_binary)
+from smtp_sink import SmtpSink
+
+NET_TIMEOUT = 10        # one smtplib operation
+PORT_TRIES = 5          # new ports tried when the daemon cannot listen on the chosen one
+DELIVERY_TIMEOUT = 20   # a deliverable message reaching its sink (retry_max is 2 s in these tests)
+UTC = datetime.timezone.utc
+
+QUEUED_RE = re.compile(r"\b2\.0\.0 Ok: queued as ([0-9a-f]{20})\b")
+QUEUE_ENTRY_RE = re.compile(r"^([0-9a-f]{20})  ", re.M)
+# How the gateway names the loopback next hop reached through "localhost".
+LOOPBACK = r"localhost\[127\.0\.0\.1\]"
+
+
+def _localhost_addresses():
+    try:
+        infos = socket.getaddrinfo("localhost", 25, type=socket.SOCK_STREAM)
+    except OSError:
+        return set()
+    return {info[4][0] for info in infos}
+
+
+LOCALHOST_IS_IPV4_ONLY = _localhost_addresses() == {"127.0.0.1"}
+
+
+# --------------------------------------------------------------------------------------------
+# Test PKI
+
+
+def _name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsgate send tests")])
+
+
+class ServerCert:
+    """A server certificate file and its key file."""
+
+    def __init__(self, cert, cert_path, key_path):
+        self.cert = cert
+        self.cert_path = cert_path
+        self.key_path = key_path
+
+
+class SendPKI:
+    def __init__(self, directory):
+        self.directory = directory
+        now = datetime.datetime.now(UTC)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = _name("tlsgate send tests CA")
+        ca_cert = (
+            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+            .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=60))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+        self.ca_path = self._write("ca.pem", ca_cert.public_bytes(serialization.Encoding.PEM))
+        valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=365))
+        self.good = self._leaf("good", "localhost", ca_cert, ca_key, *valid)
+        self.wrongname = self._leaf("wrongname", "wrong-name.example.test", ca_cert, ca_key,
+                                    *valid)
+        self.expired = self._leaf("expired", "localhost", ca_cert, ca_key,
+                                  now - datetime.timedelta(days=30),
+                                  now - datetime.timedelta(days=2))
+        self.selfsigned = self._leaf("selfsigned", "localhost", None, None, *valid)
+
+    def _write(self, name, data, mode=0o644):
+        path = os.path.join(self.directory, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        return path
+
+    def _leaf(self, stem, dns_name, issuer_cert, issuer_key, not_before, not_after):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = _name(dns_name)
+        builder = (
+            x509.CertificateBuilder().subject_name(subject)
+            .issuer_name(issuer_cert.subject if issuer_cert is not None else subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]),
+                           critical=False))
+        if issuer_cert is not None:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                critical=False)
+        cert = builder.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
+        key_pem = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        return ServerCert(cert,
+                          self._write(f"{stem}.pem", cert.public_bytes(serialization.Encoding.PEM)),
+                          self._write(f"{stem}.key", key_pem, 0o600))
+
+
+_pki = None
+
+
+def pki():
+    """The process's test PKI, made on first use."""
+    global _pki
+    if _pki is None:
+        directory = tempfile.mkdtemp(prefix="tlsgate-send-pki-")
+        atexit.register(shutil.rmtree, directory, True)
+        _pki = SendPKI(directory)
+    return _pki
+
+
+_refused = None
+
+
+def refused_port():
+    """A loopback port bound (so nobody else gets it) but never listening: connecting to it is
+    refused (a destination that is down)."""
+    global _refused
+    if _refused is None:
+        _refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        _refused.bind(("127.0.0.1", 0))
+        atexit.register(_refused.close)
+    return _refused.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Downstream
+
+
+class Downstream(SmtpSink):
+    """SmtpSink on 127.0.0.1 that also counts STARTTLS commands (`starttls_commands`) and, with
+    `data_delay` > 0, waits that many seconds after the end of data before it stores the message
+    and answers 250 (so deliveries stay in flight). Mode changes take effect for new
+    connections, as in SmtpSink."""
+
+    def __init__(self, name, cert=None, **kwargs):
+        out_dir = tempfile.mkdtemp(prefix=f"tlsgate-sink-{name}-")
+        super().__init__(out_dir=out_dir, tls_cert=cert.cert_path if cert else None,
+                         tls_key=cert.key_path if cert else None, **kwargs)
+        self._out = out_dir
+        self.name = name
+        self.data_delay = 0.0
+        self.starttls_commands = 0
+
+    def use_cert(self, cert):
+        """Serve `cert` from the next connection on (and offer STARTTLS)."""
+        with self._lock:
+            self.tls_cert, self.tls_key = cert.cert_path, cert.key_path
+            self.starttls = True
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self._out, ignore_errors=True)
+
+    def _track(self, connection, is_open):
+        if is_open:
+            original = connection.cmd_STARTTLS
+
+            def counted(args):
+                with self._lock:
+                    self.starttls_commands += 1
+                return original(args)
+
+            connection.cmd_STARTTLS = counted  # the connection looks its handlers up by name
+        super()._track(connection, is_open)
+
+    def _save(self, connection, mail_from, rcpt_to, content):
+        if self.data_delay > 0:
+            time.sleep(self.data_delay)
+        return super()._save(connection, mail_from, rcpt_to, content)
+
+    def with_marker(self, marker):
+        """The messages stored so far whose content holds `marker`."""
+        needle = marker.encode()
+        return [m for m in self.messages() if needle in m["content"]]
+
+
+# --------------------------------------------------------------------------------------------
+# Messages
+
+
+def unique(prefix="m"):
+    return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}"
+
+
+def message(marker, sender="sender@origin.example", to="rcpt@dest.example", subject=None):
+    """A small RFC 5322 message (CRLF line ends) whose body carries `marker`."""
+    return (f"From: <{sender or 'nobody@origin.example'}>\r\nTo: <{to}>\r\n"
+            f"Subject: {subject or 'send test ' + marker}\r\n"
+            f"Message-Id: <{marker}@origin.example>\r\n\r\n"
+            f"{marker}\r\n.a line that needs dot-stuffing\r\nend\r\n")
+
+
+def wait_until(predicate, timeout, what, interval=0.1):
+    """Polls `predicate` until it returns something true (which is returned) or `timeout`
+    seconds passed (AssertionError naming `what`, with the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"after {timeout} s still not: {what} (last: {value!r})")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------------
+# The gateway
+
+
+class SendGateway:
+    """A configured daemon in a temporary directory; `start()` runs it, `close()` removes all.
+    `send` holds the [send] keys (strings)."""
+
+    def __init__(self, send, trust_ca=True, prefix="tlsgate-tx-"):
+        self.send = dict(send)
+        self.trust_ca = trust_ca
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.state = os.path.join(self.tmp, "state")
+        self.store = os.path.join(self.state, "certs")
+        self.spool = os.path.join(self.state, "spool")
+        self.config = os.path.join(self.tmp, "tlsgate.conf")
+        self.port = None
+        self.daemon = None
+        self.daemons = []
+        self.ca_added = False
+
+    def write_config(self):
+        lines = ["[gateway]", f"hostname = {HOSTNAME}", f"state_directory = {self.state}", "",
+                 "[receive]", f"listen = 127.0.0.1:{self.port}", "trusted_networks = 127.0.0.0/8",
+                 "", "[send]"]
+        lines += [f"{k} = {v}" for k, v in self.send.items()]
+        lines += ["", "[spool]", f"directory = {self.spool}", "",
+                  "[certificates]", f"store_directory = {self.store}", "use_system_ca = false",
+                  "change_poll_ms = 100", ""]
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+
+    def certmgr(self, *args):
+        argv = [certmgr_binary(), "--store", self.store, *args]
+        p = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT)
+        if p.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {p.returncode}\n{p.stdout}{p.stderr}")
+        return p.stdout
+
+    def tlsgate(self, *args):
+        """tlsgate --config FILE ARGS: (exit status, stdout, stderr)."""
+        p = subprocess.run([tlsgate_binary(), "--config", self.config, *args], cwd=self.tmp,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT)
+        return p.returncode, p.stdout, p.stderr
+
+    # -- running
+
+    def start(self):
+        """Starts the daemon and waits for "tlsgate started"; keeps the port of an earlier start
+        when it can."""
+        os.makedirs(self.state, mode=0o700, exist_ok=True)
+        if self.trust_ca and not self.ca_added:
+            self.certmgr("ca", "add", pki().ca_path)
+            self.ca_added = True
+        last = None
+        for attempt in range(PORT_TRIES):
+            if self.port is None or attempt > 0:
+                self.port = free_loopback_port()
+            self.write_config()
+            daemon = Daemon(self.config, self.tmp)
+            self.daemons.append(daemon)
+            try:
+                daemon.wait_started()
+            except AssertionError as e:
+                daemon.stop()
+                last = e
+                if "cannot listen" in daemon.log():
+                    continue
+                raise
+            self.daemon = daemon
+            return daemon
+        raise last
+
+    def kill(self):
+        """SIGKILL, as a crash: no shutdown code runs."""
+        proc = self.daemon.proc
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.daemon.stop()  # collects the log reader
+
+    def close(self):
+        for daemon in self.daemons:
+            try:
+                daemon.stop()
+            except Exception:  # noqa: BLE001 - cleanup must go on
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self):
+        """Every daemon's log (earlier runs first)."""
+        return "\n".join(d.log() for d in self.daemons)
+
+    def wait_for(self, pattern, timeout=DELIVERY_TIMEOUT, start=0):
+        return self.daemon.wait_for(pattern, timeout, start)
+
+    # -- submission
+
+    def submit(self, sender, recipients, marker, content=None):
+        """One message through smtplib from 127.0.0.1; returns its queue id (250 required)."""
+        return self.submit_many([(sender, recipients, marker, content)])[0]
+
+    def submit_many(self, items):
+        """[(sender, recipients, marker, content or None)] in one SMTP session; queue ids."""
+        ids = []
+        with smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.example.test",
+                          timeout=NET_TIMEOUT) as smtp:
+            smtp.ehlo()
+            for sender, recipients, marker, content in items:
+                code, text = smtp.mail(sender)
+                if code != 250:
+                    raise AssertionError(f"MAIL FROM:<{sender}>: {code} {text!r}")
+                for r in recipients:
+                    code, text = smtp.rcpt(r)
+                    if code != 250:
+                        raise AssertionError(f"RCPT TO:<{r}>: {code} {text!r}")
+                body = content if content is not None else message(marker, sender, recipients[0])
+                code, text = smtp.data(body.encode() if isinstance(body, str) else body)
+                text = text.decode(errors="replace")
+                m = QUEUED_RE.search(text)
+                if code != 250 or not m:
+                    raise AssertionError(f"end of data: {code} {text!r}")
+                ids.append(m.group(1))
+        return ids
+
+    # -- the queue
+
+    def queue(self):
+        """{queue id: its block of `tlsgate queue` output}; the command must exit 0."""
+        rc, out, err = self.tlsgate("queue")
+        if rc != 0:
+            raise AssertionError(f"tlsgate queue exited {rc}\n{out}{err}")
+        starts = [m.start() for m in QUEUE_ENTRY_RE.finditer(out)]
+        entries = {}
+        for i, start in enumerate(starts):
+            block = out[start:starts[i + 1] if i + 1 < len(starts) else len(out)]
+            entries[block[:20]] = block
+        return entries
+
+    def wait_queue_empty(self, timeout=DELIVERY_TIMEOUT):
+        wait_until(lambda: not self.queue() or None, timeout, "the queue is empty",
+                   interval=0.25)
+
+    def wait_deferred(self, queue_id, reason_re, timeout=DELIVERY_TIMEOUT, relay=LOOPBACK):
+        """Waits until the daemon logged a deferral of `queue_id` by the next hop `relay` (a
+        pattern; localhost on 127.0.0.1 by default) whose reason matches `reason_re`, and
+        `tlsgate queue` lists the message with an attempt counted (and, where localhost is
+        127.0.0.1 only, that reason as its last error). Returns the message's block."""
+        self.wait_for(rf"queue={queue_id} to=\S+ relay={relay}:\d+ deferred: {reason_re}",
+                      timeout)
+        self.wait_for(rf"queue={queue_id} deferred attempts=\d+ ", timeout)
+
+        def listed():
+            block = self.queue().get(queue_id)
+            if block is None:
+                raise AssertionError(f"{queue_id} is no longer queued\n{self.log()}")
+            m = re.search(r"attempts (\d+), next \S+, last error: (.*)", block)
+            if not m:
+                return None
+            if LOCALHOST_IS_IPV4_ONLY and not re.search(reason_re, m.group(2)):
+                return None
+            return block
+
+        return wait_until(listed, timeout, f"{queue_id} listed with last error /{reason_re}/",
+                          interval=0.25)
+
+
+def hold(seconds):
+    """Lets time pass on purpose: for asserting that something does not happen meanwhile."""
+    time.sleep(seconds)
+
