@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -683,8 +684,26 @@ CertificateInfo infoOf(const CertEntry& e, const fs::path& directory) {
     return inspect(*chain.front());
 }
 
-/// Gives `target` the role; takes it from whoever held it (same key type for the server role,
-/// anyone for the client role). Journals both sides.
+/// The names a certificate answers to: its subjectAltName DNS entries (lower case), else its CN.
+std::set<std::string> namesOf(const CertificateInfo& info) {
+    std::set<std::string> names;
+    for (const auto& name : info.dnsNames) {
+        std::string lower = name;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        names.insert(lower);
+    }
+    if (names.empty() && !info.commonName.empty()) {
+        names.insert(info.commonName);
+    }
+    return names;
+}
+
+/// Gives `target` the role and takes it from the certificates it replaces. Client role: there is
+/// one. Server role: one per key type and name, so certificates for different names stay active
+/// side by side (the handshake picks by SNI); the certificate of the same key type sharing a name
+/// with `target` is replaced, and so is the self-signed default of that key type (an operator's
+/// certificate supersedes it). Journals both sides.
 void giveRole(Manifest& m, CertEntry& target, Role role, const fs::path& directory, TimePoint now) {
     if (target.has(role)) {
         return;
@@ -694,8 +713,19 @@ void giveRole(Manifest& m, CertEntry& target, Role role, const fs::path& directo
         if (&other == &target || !other.has(role)) {
             continue;
         }
-        if (role == Role::Server && other.keyType != target.keyType) {
-            continue;
+        if (role == Role::Server) {
+            if (other.keyType != target.keyType) {
+                continue;
+            }
+            if (other.origin != "default") {
+                const auto mine = namesOf(infoOf(target, directory));
+                const auto theirs = namesOf(infoOf(other, directory));
+                const bool shared = std::any_of(
+                    mine.begin(), mine.end(), [&](const auto& n) { return theirs.count(n) != 0; });
+                if (!shared) {
+                    continue;  // another name: both serve, SNI decides
+                }
+            }
         }
         std::erase(other.roles, role);
         m.append(makeEvent(

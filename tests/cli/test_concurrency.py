@@ -38,10 +38,11 @@ class ConcurrencyTest(CertmgrTestCase):
             self.assertIn("BEGIN CERTIFICATE", out)
 
     def test_four_parallel_activating_generates(self):
+        # One name: each activation replaces the previous holder of that name and key type, so
+        # exactly one stays active whatever the interleaving (the store is serialized).
         self.init_store()
-        names = [f"act{i}.example.test" for i in range(4)]
-        results = self.parallel([["generate", "--key-type", "ecdsa", "--name", n, "--activate"]
-                                 for n in names])
+        results = self.parallel([["generate", "--key-type", "ecdsa", "--name",
+                                  "shared.example.test", "--activate"] for _ in range(4)])
         for rc, out, err in results:
             self.assertEqual(rc, 0, f"{out}\n{err}")
         certs = self.cm.list_json()
@@ -49,9 +50,18 @@ class ConcurrencyTest(CertmgrTestCase):
         ec_servers = [c for c in certs if c["key_type"] == "EC P-256" and "server" in c["roles"]]
         rsa_servers = [c for c in certs if c["key_type"] == "RSA 2048" and "server" in c["roles"]]
         self.assertEqual(len(ec_servers), 1, "not exactly one active EC P-256 server certificate")
+        self.assertEqual(ec_servers[0]["dns_names"], ["shared.example.test"])
         self.assertEqual(len(rsa_servers), 1)
-        self.assertIn(ec_servers[0]["dns_names"][0], names)
 
-
-if __name__ == "__main__":
-    unittest.main()
+    def test_parallel_activations_for_different_names_all_serve(self):
+        # Different names: all stay active side by side (SNI picks); the EC default is superseded.
+        self.init_store()
+        names = [f"act{i}.example.test" for i in range(4)]
+        results = self.parallel([["generate", "--key-type", "ecdsa", "--name", n, "--activate"]
+                                 for n in names])
+        for rc, out, err in results:
+            self.assertEqual(rc, 0, f"{out}\n{err}")
+        certs = self.cm.list_json()
+        ec_servers = [c for c in certs if c["key_type"] == "EC P-256" and "server" in c["roles"]]
+        self.assertEqual(sorted(c["dns_names"][0] for c in ec_servers), names)
+        self.assertFalse(any(c["origin"] == "default" for c in ec_servers))

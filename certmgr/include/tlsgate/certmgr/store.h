@@ -108,8 +108,10 @@ class Store {
     /// Adds checked material; activates it in `role` when `activate`.
     StoredCertificate import(ImportedMaterial material, Role role, bool activate,
                              std::string origin = "imported");
-    /// Makes `ref` active in `role`; another certificate with the same key type in the server
-    /// role, or any other one in the client role, is deactivated.
+    /// Makes `ref` active in `role`. Client role: the previous holder is deactivated. Server role:
+    /// the active certificate of the same key type that shares a DNS name with `ref` is
+    /// deactivated, and so is the self-signed default of that key type; certificates for other
+    /// names stay active (the TLS handshake picks among them by SNI).
     void activate(std::string_view ref, Role role);
     /// Refuses to remove the last active server certificate.
     StoredCertificate remove(std::string_view ref);

@@ -47,11 +47,11 @@ std::optional<SyslogFacility> syslogFacilityFromName(std::string_view name);
 
 /// Everything the formatters read besides the event itself.
 struct FormatContext {
-    std::string observerHost;       ///< this gateway's host name: ECS observer.hostname, syslog HOSTNAME
-    std::string productVersion;     ///< tlsgate's version, e.g. "0.1.0": CEF/LEEF header, metadata
+    std::string observerHost;  ///< this gateway's host name: ECS observer.hostname, syslog HOSTNAME
+    std::string productVersion;  ///< tlsgate's version, e.g. "0.1.0": CEF/LEEF header, metadata
     std::string appName = "tlsgate";  ///< syslog APP-NAME
-    std::string procId;             ///< syslog PROCID (usually the pid); empty gives "-"
-    SyslogFacility facility = SyslogFacility::Mail;  ///< syslog PRI = facility * 8 + severity
+    std::string procId;               ///< syslog PROCID (usually the pid); empty gives "-"
+    SyslogFacility facility = SyslogFacility::Mail;      ///< syslog PRI = facility * 8 + severity
     std::uint32_t enterpriseNumber = kDocumentationPen;  ///< syslog SD-ID `tlsgate@<number>`
     /// LEEF attribute delimiter. Tab (the LEEF default) leaves the header's delimiter field out;
     /// '=', '|', CR, LF and non-ASCII bytes cannot delimit and are treated as tab.

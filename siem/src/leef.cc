@@ -1,0 +1,69 @@
+// The LEEF 2.0 formatter: standard keys plus our flat fields, with docs/events.md's replacement
+// rule (LEEF has no escaping). Pure; never throws on event content.
+#include <cstdio>
+
+#include "tlsgate/siem/escaping.h"
+#include "tlsgate/siem/formatters.h"
+#include "tlsgate/siem/record_fields.h"
+#include "tlsgate/siem/severity.h"
+
+namespace tlsgate::siem {
+namespace {
+
+bool usableDelimiter(char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 0x80 && c != '=' && c != '|' && c != '\r' && c != '\n' && c != '\0';
+}
+
+/// The header's delimiter field: the character itself when printable, "xHH" otherwise.
+std::string delimiterSpec(char c) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b > 0x20 && b < 0x7F) {
+        return std::string(1, c);
+    }
+    char buffer[8];
+    std::snprintf(buffer, sizeof buffer, "x%02X", static_cast<unsigned>(b));
+    return buffer;
+}
+
+}  // namespace
+
+std::string formatLeef(const Event& event, const FormatContext& context) {
+    const char delimiter = usableDelimiter(context.leefDelimiter) ? context.leefDelimiter : '\t';
+    const TimePoint at = std::visit([](const auto& e) { return e.at; }, event);
+
+    std::string out = "LEEF:2.0|tlsgate|tlsgate|";
+    out += replaceLeef(context.productVersion, delimiter);
+    out += '|';
+    out += replaceLeef(actionOf(event), delimiter);
+    out += '|';
+    if (delimiter != '\t') {
+        out += delimiterSpec(delimiter);
+        out += '|';
+    }
+
+    bool first = true;
+    const auto add = [&](std::string_view key, std::string_view value) {
+        if (value.empty()) {
+            return;
+        }
+        if (!first) {
+            out += delimiter;
+        }
+        first = false;
+        out.append(key);
+        out += '=';
+        out += replaceLeef(value, delimiter);
+    };
+    add("devTime", rfc3339Millis(at));
+    add("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSX");
+    add("sev", std::to_string(leefSeverity(severityOf(event))));
+    add("cat", categoryOf(event));
+    add("observerHostname", context.observerHost);
+    for (const auto& [name, value] : flatFieldsOf(event)) {
+        add(name, value);
+    }
+    return out;
+}
+
+}  // namespace tlsgate::siem
