@@ -466,6 +466,13 @@ void Session::onEhlo(const smtp::Command& c) {
     if (offer) {
         count(&Counters::startTlsAdvertised);
         publish(event(TlsSessionEventKind::StartTlsOffered));
+    } else if (!tlsActive_) {
+        auto e = event(TlsSessionEventKind::StartTlsOffered);
+        e.success = false;  // not advertised, and why
+        e.reason = settings_.tlsLevel == ReceiveTlsLevel::NoTls
+                       ? "not advertised: receive.tls_level = none"
+                       : "not advertised: no usable server certificate";
+        publish(std::move(e));
     }
     enterState(SessionState::Ready);
 }

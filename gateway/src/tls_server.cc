@@ -11,8 +11,10 @@
 #include <openssl/objects.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -37,25 +39,41 @@ int acceptAnyClientCertificate(int /*preverifyOk*/, X509_STORE_CTX* /*ctx*/) {
     return 1;
 }
 
-/// Acknowledges the SNI name so it is kept for SSL_get_servername(). Choosing a certificate by
-/// name is a TODO: every context serves the same certificates whatever the name.
-int acknowledgeServerName(SSL* /*ssl*/, int* /*alert*/, void* /*arg*/) {
+/// Switches the handshake to the context whose certificates carry the name the client asked for
+/// (SNI); the name stays readable with SSL_get_servername(). Unknown names keep the default.
+int selectByServerName(SSL* ssl, int* /*alert*/, void* arg) {
+    const auto* context = static_cast<const ServerTlsContext*>(arg);
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (context != nullptr && name != nullptr) {
+        if (SSL_CTX* chosen = context->forServerName(name)) {
+            SSL_set_SSL_CTX(ssl, chosen);
+        }
+    }
     return SSL_TLSEXT_ERR_OK;
 }
 
-/// Loads every certificate active in the server role. One certificate per key type: OpenSSL keeps
-/// one slot per type and picks RSA or ECDSA per the client's signature algorithms; should the store
-/// ever hold two of one type, the first (in store order) wins.
-std::vector<std::string> loadServerCertificates(SSL_CTX& ctx, const certmgr::Store& store) {
+/// The names a certificate answers to, lower case: its subjectAltName DNS entries, else its CN.
+std::set<std::string> namesOf(X509& leaf) {
+    const certmgr::CertificateInfo info = certmgr::inspect(leaf);
+    std::set<std::string> names;
+    for (std::string name : info.dnsNames) {
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        names.insert(name);
+    }
+    if (names.empty() && !info.commonName.empty()) {
+        names.insert(info.commonName);
+    }
+    return names;
+}
+
+/// Loads certificates into one context, one per key type: OpenSSL keeps one slot per type and
+/// picks RSA or ECDSA per the client's signature algorithms.
+std::vector<std::string> loadCertificates(
+    SSL_CTX& ctx, const std::vector<const certmgr::CertificateMaterial*>& set) {
     std::vector<std::string> ids;
-    std::set<int> keyTypes;
-    for (auto& material : store.activeMaterial(certmgr::Role::Server)) {
-        if (!material.leaf || !material.key) {
-            continue;
-        }
-        if (!keyTypes.insert(EVP_PKEY_get_base_id(material.key.get())).second) {
-            continue;
-        }
+    for (const certmgr::CertificateMaterial* m : set) {
+        const certmgr::CertificateMaterial& material = *m;
         certmgr::X509StackPtr chain(sk_X509_new_null());
         if (!chain) {
             throw setupError("allocating a certificate chain");
@@ -115,16 +133,12 @@ void addClientCaNames(SSL_CTX& ctx, X509_STORE& trust, const certmgr::Store& sto
 // Session tickets: OpenSSL 3 makes random ticket keys per SSL_CTX and never rotates them on its
 // own. A context is rebuilt on every store change, which replaces the keys (older tickets then
 // fall back to a full handshake); a long run without changes keeps one set of keys.
-std::shared_ptr<const ServerTlsContext> ServerTlsContext::build(const certmgr::Store& store,
-                                                                const ServerTlsSettings& settings) {
-    std::shared_ptr<ServerTlsContext> context(new ServerTlsContext());
-    context->settings_ = settings;
-    context->ctx_.reset(SSL_CTX_new(TLS_server_method()));
-    if (!context->ctx_) {
-        throw setupError("allocating the server TLS context");
-    }
-    SSL_CTX* ctx = context->ctx_.get();
+namespace {
 
+/// Applies the settings every context of one ServerTlsContext shares (versions, ciphers, groups,
+/// tickets, client certificates, SNI callback). `trust` is shared by reference.
+void configure(SSL_CTX* ctx, const ServerTlsSettings& settings, X509_STORE* trust,
+               const certmgr::Store& store, const ServerTlsContext* owner) {
     if (SSL_CTX_set_min_proto_version(ctx, minProtocolVersion(settings.minVersion)) != 1) {
         throw setupError("setting the minimum TLS version " + settings.minVersion);
     }
@@ -146,44 +160,144 @@ std::shared_ptr<const ServerTlsContext> ServerTlsContext::build(const certmgr::S
         throw setupError("setting the session id context");
     }
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-    // SSL_CTX_set_tlsext_servername_callback() without its C-style cast.
+    // SSL_CTX_set_tlsext_servername_callback() and _arg() without their C-style casts.
     SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
-                          reinterpret_cast<void (*)()>(acknowledgeServerName));
-
+                          reinterpret_cast<void (*)()>(selectByServerName));
+    SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, const_cast<ServerTlsContext*>(owner));
+    if (settings.clientCertificate == ClientCertMode::DoNotRequest) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+        return;
+    }
+    // Request and Require alike: the handshake never fails on the client certificate; the
+    // session enforces Require from HandshakeResult.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, acceptAnyClientCertificate);
     try {
-        context->certificateIds_ = loadServerCertificates(*ctx, store);
+        addClientCaNames(*ctx, *trust, store);
     } catch (const TlsSetupError&) {
         throw;
     } catch (const std::exception& e) {
         drainOpensslErrors();
-        throw TlsSetupError(std::string("reading the server certificates: ") + e.what());
+        throw TlsSetupError(std::string("reading the trust anchors: ") + e.what());
     }
-    if (context->certificateIds_.empty()) {
+    X509_STORE_up_ref(trust);
+    SSL_CTX_set_cert_store(ctx, trust);  // takes the reference just made
+}
+
+}  // namespace
+
+// Session tickets: OpenSSL 3 makes random ticket keys per SSL_CTX and never rotates them on its
+// own. A context is rebuilt on every store change, which replaces the keys (older tickets then
+// fall back to a full handshake); a long run without changes keeps one set of keys.
+std::shared_ptr<const ServerTlsContext> ServerTlsContext::build(const certmgr::Store& store,
+                                                                const ServerTlsSettings& settings) {
+    std::shared_ptr<ServerTlsContext> context(new ServerTlsContext());
+    context->settings_ = settings;
+
+    std::vector<certmgr::CertificateMaterial> materials;
+    certmgr::X509StorePtr trust;
+    try {
+        materials = store.activeMaterial(certmgr::Role::Server);
+        if (settings.clientCertificate != ClientCertMode::DoNotRequest) {
+            trust = store.trustStore();
+        }
+    } catch (const std::exception& e) {
+        drainOpensslErrors();
+        throw TlsSetupError(std::string("reading the certificate store: ") + e.what());
+    }
+    struct Loaded {
+        const certmgr::CertificateMaterial* material;
+        int keyType;
+        std::set<std::string> names;
+    };
+    std::vector<Loaded> usable;
+    for (const auto& m : materials) {
+        if (m.leaf && m.key) {
+            usable.push_back({&m, EVP_PKEY_get_base_id(m.key.get()), namesOf(*m.leaf)});
+        }
+    }
+    if (usable.empty()) {
         throw TlsSetupError("no active server certificate in the store " +
                             store.options().directory.string() +
                             " (run `certmgr generate` or `certmgr import`)");
     }
-
-    if (settings.clientCertificate == ClientCertMode::DoNotRequest) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-    } else {
-        // Request and Require alike: the handshake never fails on the client certificate; the
-        // session enforces Require from HandshakeResult.
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
-                           acceptAnyClientCertificate);
-        certmgr::X509StorePtr trust;
-        try {
-            trust = store.trustStore();
-            addClientCaNames(*ctx, *trust, store);
-        } catch (const TlsSetupError&) {
-            throw;
-        } catch (const std::exception& e) {
-            drainOpensslErrors();
-            throw TlsSetupError(std::string("reading the trust anchors: ") + e.what());
+    // Per key type, the default: the certificate naming our host name, else the first.
+    const std::string& host = store.options().hostname;
+    std::map<int, const Loaded*> defaults;
+    for (const auto& l : usable) {
+        auto it = defaults.find(l.keyType);
+        if (it == defaults.end() ||
+            (it->second->names.count(host) == 0 && l.names.count(host) != 0)) {
+            defaults[l.keyType] = &l;
         }
-        SSL_CTX_set_cert_store(ctx, trust.release());  // takes ownership
+    }
+    const auto makeContext = [&](const std::vector<const certmgr::CertificateMaterial*>& set) {
+        SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+        if (!ctx) {
+            throw setupError("allocating the server TLS context");
+        }
+        configure(ctx.get(), settings, trust.get(), store, context.get());
+        for (const auto& id : loadCertificates(*ctx, set)) {
+            if (std::find(context->certificateIds_.begin(), context->certificateIds_.end(), id) ==
+                context->certificateIds_.end()) {
+                context->certificateIds_.push_back(id);
+            }
+        }
+        return ctx;
+    };
+    std::vector<const certmgr::CertificateMaterial*> defaultSet;
+    for (const auto& [type, l] : defaults) {
+        defaultSet.push_back(l->material);
+    }
+    context->ctx_ = makeContext(defaultSet);
+
+    // Every other name: per key type its own certificate, else the default of that type.
+    std::map<std::vector<const certmgr::CertificateMaterial*>, SSL_CTX*> bySet;
+    bySet[defaultSet] = nullptr;  // null: stay on the default context
+    for (const auto& l : usable) {
+        for (const auto& name : l.names) {
+            if (context->byName_.count(name) != 0) {
+                continue;
+            }
+            std::vector<const certmgr::CertificateMaterial*> set;
+            for (const auto& [type, fallback] : defaults) {
+                const certmgr::CertificateMaterial* chosen = fallback->material;
+                if (fallback->names.count(name) == 0) {
+                    for (const auto& other : usable) {
+                        if (other.keyType == type && other.names.count(name) != 0) {
+                            chosen = other.material;
+                            break;
+                        }
+                    }
+                }
+                set.push_back(chosen);
+            }
+            auto found = bySet.find(set);
+            if (found == bySet.end()) {
+                context->alternates_.push_back(makeContext(set));
+                found = bySet.emplace(set, context->alternates_.back().get()).first;
+            }
+            if (found->second != nullptr) {
+                context->byName_[name] = found->second;
+            }
+        }
     }
     return context;
+}
+
+SSL_CTX* ServerTlsContext::forServerName(std::string_view serverName) const {
+    std::string name(serverName);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (auto it = byName_.find(name); it != byName_.end()) {
+        return it->second;
+    }
+    const auto dot = name.find('.');
+    if (dot != std::string::npos) {
+        if (auto it = byName_.find("*" + name.substr(dot)); it != byName_.end()) {
+            return it->second;
+        }
+    }
+    return nullptr;
 }
 
 HandshakeResult acceptTls(const ServerTlsContext& context, int fd, SslPtr& ssl) {

@@ -232,11 +232,16 @@ TEST_F(SessionTest, EventsDescribeTheSession) {
     std::vector<TlsSessionEventKind> kinds;
     std::string rule;
     std::string queueId;
+    std::string notAdvertised;
     while (auto e = subscription->pop(std::chrono::milliseconds(0))) {
         const auto& s = std::get<TlsSessionEvent>(*e);
         kinds.push_back(s.kind);
         if (s.kind == TlsSessionEventKind::PolicyDecision) {
             rule = s.rule;
+        }
+        if (s.kind == TlsSessionEventKind::StartTlsOffered) {
+            EXPECT_FALSE(s.success);
+            notAdvertised = s.reason;
         }
         if (s.kind == TlsSessionEventKind::MessageAccepted) {
             queueId = s.queueId;
@@ -244,9 +249,12 @@ TEST_F(SessionTest, EventsDescribeTheSession) {
             EXPECT_EQ(s.peerAddress, "192.0.2.10");
         }
     }
+    // No TLS context here: STARTTLS is not advertised, and the event says so.
     EXPECT_EQ(kinds, (std::vector<TlsSessionEventKind>{
-                         TlsSessionEventKind::Connected, TlsSessionEventKind::PolicyDecision,
-                         TlsSessionEventKind::MessageAccepted, TlsSessionEventKind::Closed}));
+                         TlsSessionEventKind::Connected, TlsSessionEventKind::StartTlsOffered,
+                         TlsSessionEventKind::PolicyDecision, TlsSessionEventKind::MessageAccepted,
+                         TlsSessionEventKind::Closed}));
+    EXPECT_EQ(notAdvertised, "not advertised: no usable server certificate");
     EXPECT_EQ(rule, "relay-denied");
     EXPECT_EQ(queueId, spool_.list().at(0).queueId);
 }

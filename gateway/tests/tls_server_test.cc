@@ -451,6 +451,49 @@ TEST_F(TlsServerClientCert, AdvertisesOnlyTheStoreCas) {
               0);
 }
 
+/// The certificate the client received, by its first DNS name.
+std::string servedName(const Exchange& x) {
+    return x.serverCertificate ? certmgr::inspect(*x.serverCertificate).dnsNames.at(0) : "";
+}
+
+TEST(TlsServerSni, SelectsAmongActiveCertificatesForDifferentNames) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir dir;
+    StoreOptions options;
+    options.directory = dir.path();
+    options.hostname = kHostname;
+    options.useSystemCa = false;
+    Store store(options);
+    store.ensureDefault();  // EC and RSA for mx.example.test
+    for (const char* name : {"a.example.test", "*.wild.example.test"}) {
+        certmgr::ImportedMaterial m;
+        m.key = certmgr::generateKey(certmgr::KeyAlgorithm::EcdsaP256);
+        m.leaf = certmgr::makeSelfSigned(*m.key, {{name}, std::chrono::system_clock::now(), 30});
+        store.import(std::move(m), Role::Server, true, "generated");
+    }
+    auto context = ServerTlsContext::build(store, {});
+    EXPECT_EQ(context->certificateIds().size(), 3u);  // a, *.wild, RSA default (EC default gone)
+
+    const auto served = [&](const std::string& sni, const char* sigalgs) {
+        Exchange x;
+        ClientOptions o = ClientOptions().signatureAlgorithms(sigalgs);
+        if (!sni.empty()) {
+            o.sni(sni);
+        }
+        handshake(*context, o, x);
+        EXPECT_TRUE(x.server.ok) << x.server.error;
+        EXPECT_TRUE(x.clientOk) << x.clientError;
+        return servedName(x);
+    };
+    EXPECT_EQ(served("x.wild.example.test", "ECDSA+SHA256"), "*.wild.example.test");
+    EXPECT_EQ(served("X.Wild.Example.Test", "ECDSA+SHA256"), "*.wild.example.test");
+    EXPECT_EQ(served("a.example.test", "ECDSA+SHA256"), "a.example.test");
+    EXPECT_EQ(served("", "ECDSA+SHA256"), "a.example.test");  // no SNI: the default
+    EXPECT_EQ(served("unknown.example", "ECDSA+SHA256"), "a.example.test");
+    // An RSA-only client asking for the wildcard name gets the RSA certificate there is.
+    EXPECT_EQ(served("x.wild.example.test", "rsa_pss_rsae_sha256:rsa_pss_pss_sha256"), kHostname);
+}
+
 TEST(TlsServerContextHolder, RebuildsOnlyWithACertificateAndKeepsOldContextsAlive) {
     std::signal(SIGPIPE, SIG_IGN);
     TempDir dir;

@@ -51,7 +51,8 @@ std::string_view toString(Direction direction);
 /// the fields a kind does not concern stay empty.
 enum class TlsSessionEventKind {
     Connected,           ///< a TCP connection was accepted or made
-    StartTlsOffered,     ///< STARTTLS was advertised (inbound) or seen (outbound)
+    StartTlsOffered,     ///< STARTTLS advertised (inbound) or seen (outbound); success = false:
+                         ///< not advertised, `reason` says why
     HandshakeSucceeded,  ///< TLS is up
     HandshakeFailed,     ///< the handshake failed; `reason` says why
     TlsRequired,         ///< policy required TLS and the peer did not use it

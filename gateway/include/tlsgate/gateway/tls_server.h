@@ -9,11 +9,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tlsgate/certmgr/certificate.h"
 #include "tlsgate/certmgr/store.h"
@@ -25,7 +28,7 @@ using SslCtxPtr = std::unique_ptr<SSL_CTX, certmgr::OsslDeleter<SSL_CTX_free>>;
 using SslPtr = std::unique_ptr<SSL, certmgr::OsslDeleter<SSL_free>>;
 
 class TlsSetupError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -35,13 +38,14 @@ struct ServerTlsSettings {
     /// TLS 1.2 cipher list (OpenSSL syntax): forward-secret AEAD only by default.
     std::string ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
     /// TLS 1.3 suites (OpenSSL syntax).
-    std::string ciphersuites = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+    std::string ciphersuites =
+        "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
     bool sessionTickets = true;
 };
 
 /// One immutable server context. Cheap to share; SSL objects made from it keep it alive.
 class ServerTlsContext {
-public:
+  public:
     /// Loads every certificate active in the server role with its chain and key, the trust
     /// anchors (store + system bundle per the store's options) for client certificates, and the
     /// settings. Throws TlsSetupError when no usable server certificate exists.
@@ -51,10 +55,18 @@ public:
     const ServerTlsSettings& settings() const { return settings_; }
     /// Ids of the certificates loaded, for logs.
     const std::vector<std::string>& certificateIds() const { return certificateIds_; }
+    /// The context serving `serverName` (SNI): the one whose certificates carry that name, or
+    /// match it with a one-label wildcard; null for the default context.
+    SSL_CTX* forServerName(std::string_view serverName) const;
 
-private:
+  private:
     ServerTlsContext() = default;
+    /// The default context: per key type, the certificate naming the gateway's host name (or the
+    /// first active one). Clients without SNI, or naming something else, get these.
     SslCtxPtr ctx_;
+    /// Contexts for the other names, the SNI callback switches to them.
+    std::vector<SslCtxPtr> alternates_;
+    std::map<std::string, SSL_CTX*> byName_;
     ServerTlsSettings settings_;
     std::vector<std::string> certificateIds_;
 };
@@ -62,12 +74,12 @@ private:
 /// What a completed (or failed) server handshake established.
 struct HandshakeResult {
     bool ok = false;
-    std::string error;          ///< OpenSSL's reason when !ok (drained from the error queue)
-    std::string version;        ///< "TLSv1.3"
-    std::string cipher;         ///< "TLS_AES_256_GCM_SHA384"
+    std::string error;    ///< OpenSSL's reason when !ok (drained from the error queue)
+    std::string version;  ///< "TLSv1.3"
+    std::string cipher;   ///< "TLS_AES_256_GCM_SHA384"
     int cipherBits = 0;
-    std::string group;          ///< key exchange group, "X25519"
-    std::string serverName;     ///< SNI the client sent, empty when none
+    std::string group;       ///< key exchange group, "X25519"
+    std::string serverName;  ///< SNI the client sent, empty when none
     bool clientCertPresented = false;
     std::optional<certmgr::CertificateInfo> clientCert;
     bool clientCertVerified = false;
@@ -80,7 +92,7 @@ HandshakeResult acceptTls(const ServerTlsContext& context, int fd, SslPtr& ssl);
 
 /// Holds the current context; the watcher's change callback calls rebuild().
 class ServerTlsContextHolder {
-public:
+  public:
     explicit ServerTlsContextHolder(ServerTlsSettings settings) : settings_(std::move(settings)) {}
     /// Builds from the store and swaps it in. On failure the previous context stays and the
     /// error is returned (empty on success).
@@ -88,7 +100,7 @@ public:
     /// The current context; null when none could ever be built (then STARTTLS answers 454).
     std::shared_ptr<const ServerTlsContext> current() const;
 
-private:
+  private:
     ServerTlsSettings settings_;
     mutable std::mutex mutex_;
     std::shared_ptr<const ServerTlsContext> current_;
