@@ -9,10 +9,14 @@ packages=(
   # libraries tlsgate links
   libpoco-dev libssl-dev openssl libsnmp-dev librdkafka-dev
   # tests
-  libgtest-dev libgmock-dev python3 python3-cryptography swaks libnet-ssleay-perl
+  libgtest-dev libgmock-dev libclang-rt-14-dev clang python3 python3-cryptography swaks libnet-ssleay-perl
   # MIB check (mibs/): smilint, smidump; snmptranslate; NET-SNMP-MIB (libsnmp-base, with snmp).
   # The IETF base MIB modules come from npm's net-snmp, installed by the test itself.
   smitools snmp
+  # SNMP integration test: a private snmpd (AgentX master) and snmptrapd.
+  snmpd snmptrapd
+  # SIEM export tests: a syslog receiver (with its OpenSSL TLS driver) and a Kafka client.
+  rsyslog rsyslog-openssl kcat
 )
 
 missing=()

@@ -211,7 +211,21 @@ bool CertificateInfo::allowsExtendedKeyUsage(std::string_view shortName) const {
 TimePoint toTimePoint(const ASN1_TIME& time) {
     std::tm tm{};
     checkOpenssl(ASN1_TIME_to_tm(&time, &tm) == 1, "reading a certificate time");
-    return std::chrono::system_clock::from_time_t(timegm(&tm));
+    // TimePoint counts nanoseconds and ends in 2262; RFC 5280's "no well-defined expiration"
+    // (99991231235959Z) and other far dates are clamped to its ends, not overflowed.
+    const auto seconds = static_cast<std::int64_t>(timegm(&tm));
+    using Seconds = std::chrono::duration<std::int64_t>;
+    const auto max =
+        std::chrono::duration_cast<Seconds>(TimePoint::max().time_since_epoch()).count();
+    const auto min =
+        std::chrono::duration_cast<Seconds>(TimePoint::min().time_since_epoch()).count();
+    if (seconds >= max) {
+        return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Seconds(max)));
+    }
+    if (seconds <= min) {
+        return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Seconds(min)));
+    }
+    return std::chrono::system_clock::from_time_t(static_cast<std::time_t>(seconds));
 }
 
 CertificateInfo inspect(X509& cert) {

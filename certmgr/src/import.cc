@@ -404,6 +404,16 @@ void checkValidity(X509& leaf, TimePoint now, const std::string& file) {
     }
 }
 
+/// Refuses a certificate whose extensions OpenSSL could not decode: the usages read from it
+/// would mean nothing.
+void checkExtensionsReadable(X509& leaf, const std::string& file) {
+    if ((X509_get_extension_flags(&leaf) & EXFLAG_INVALID) != 0) {
+        const std::string reasons = drainOpensslErrors();
+        throw ImportError(file, "the certificate has an invalid extension" +
+                                    (reasons.empty() ? std::string() : " (" + reasons + ")"));
+    }
+}
+
 void checkExtendedKeyUsage(X509& leaf, Role role, const std::string& file) {
     const std::uint32_t flags = X509_get_extension_flags(&leaf);
     if ((flags & EXFLAG_XKUSAGE) == 0) {
@@ -632,6 +642,10 @@ std::vector<X509Ptr> orderChain(X509& leaf, std::vector<X509Ptr> pool, const std
     return chain;
 }
 
+namespace {
+ImportedMaterial check(const ImportRequest& request, RawMaterial raw);
+}
+
 ImportedMaterial loadForImport(const ImportRequest& request) {
     if (request.pkcs12File && (request.certFile || request.keyFile || request.chainFile)) {
         throw std::invalid_argument(
@@ -644,11 +658,24 @@ ImportedMaterial loadForImport(const ImportRequest& request) {
     PasswordSource password(request.password);
     RawMaterial raw = request.pkcs12File ? readPkcs12File(*request.pkcs12File, password)
                                          : readPemFiles(request, password);
+    try {
+        return check(request, std::move(raw));
+    } catch (const OpensslError& e) {
+        // Anything OpenSSL cannot read in a parsed certificate (a malformed time, say) is a
+        // refusal of the input like any other, named by its file.
+        throw ImportError(request.pkcs12File.value_or(request.certFile.value_or("")),
+                          std::string("unreadable certificate: ") + e.what());
+    }
+}
 
+namespace {
+
+ImportedMaterial check(const ImportRequest& request, RawMaterial raw) {
     ImportedMaterial out;
     out.leaf = takeLeaf(raw.certificates, *raw.key, raw.keyFile);
     checkKeyAcceptable(*raw.key, raw.keyFile);
     checkKeyMatches(*out.leaf, *raw.key, raw.keyFile);
+    checkExtensionsReadable(*out.leaf, raw.certFile);
     checkValidity(*out.leaf, request.now, raw.certFile);
     checkExtendedKeyUsage(*out.leaf, request.role, raw.certFile);
     out.chain = orderChain(*out.leaf, std::move(raw.certificates), raw.chainFile);
@@ -667,5 +694,7 @@ ImportedMaterial loadForImport(const ImportRequest& request) {
     }
     return out;
 }
+
+}  // namespace
 
 }  // namespace tlsgate::certmgr

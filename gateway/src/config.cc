@@ -46,6 +46,9 @@ const std::vector<KnownSection>& knownSections() {
         {"certificates",
          {"store_directory", "validity_days", "auto_renew", "renew_at", "expiry_warning_days",
           "use_system_ca", "check_interval", "change_poll_ms"}},
+        {"snmp",
+         {"enabled", "agentx_socket", "ping_interval", "traps", "disabled_traps", "trap_limit",
+          "trap_interval"}},
     };
     return sections;
 }
@@ -328,6 +331,7 @@ class Loader {
         c.spool.directory =
             absolutePath("spool.directory", (c.gateway.stateDirectory / "spool").string());
         loadCertificates(c.certificates, c.gateway.stateDirectory);
+        loadSnmp(c.snmp);
         checkCrossFieldRules(c);
         return c;
     }
@@ -480,8 +484,10 @@ class Loader {
         }
         const std::string policy = value("send.tls_policy", "");
         for (const auto& [destination, level] : pairs("send.tls_policy", policy)) {
-            const auto it = std::find_if(kSendTlsLevels.begin(), kSendTlsLevels.end(),
-                                         [&](const auto& c) { return c.token == lower(level); });
+            const auto it =
+                std::find_if(kSendTlsLevels.begin(), kSendTlsLevels.end(),
+                             // clang < 16 cannot capture a structured binding
+                             [&, &name = level](const auto& c) { return c.token == lower(name); });
             if (it == kSendTlsLevels.end()) {
                 fail("send.tls_policy", policy,
                      "expected destination=level pairs with a level of none, attempt, "
@@ -626,6 +632,45 @@ class Loader {
             integer("certificates.change_poll_ms", 1000, 100, 60000, "milliseconds"));
     }
 
+    void loadSnmp(SnmpSettings& s) const {
+        s.enabled = boolean("snmp.enabled", false);
+        const std::string socket = value("snmp.agentx_socket", "/var/agentx/master");
+        if (!isAgentxSocket(socket)) {
+            fail("snmp.agentx_socket", socket,
+                 "expected unix:/absolute/path, /absolute/path or tcp:HOST:PORT (e.g. "
+                 "tcp:127.0.0.1:705)");
+        }
+        s.agentxSocket = socket;
+        s.pingInterval =
+            std::chrono::seconds(integer("snmp.ping_interval", 15, 1, 3600, "seconds"));
+        s.traps = boolean("snmp.traps", true);
+        const std::string disabled = value("snmp.disabled_traps", "");
+        for (const auto& name : splitList(disabled)) {
+            const auto& names = snmpNotificationNames();
+            if (std::find(names.begin(), names.end(), name) == names.end()) {
+                fail("snmp.disabled_traps", disabled,
+                     "expected a comma-separated list of notification names of TLSGATE-MIB (\"" +
+                         name + "\" is not one; known: " + joined(names) + ")");
+            }
+            s.disabledTraps.push_back(name);
+        }
+        s.trapLimit = integer("snmp.trap_limit", 10, 1, 100000, "notifications");
+        s.trapInterval =
+            std::chrono::seconds(integer("snmp.trap_interval", 60, 1, 86400, "seconds"));
+    }
+
+    /// "unix:/path", "/path" or "tcp:host:port" with a port from 1 to 65535.
+    static bool isAgentxSocket(const std::string& text) {
+        if (text.rfind("unix:/", 0) == 0 || (!text.empty() && text.front() == '/')) {
+            return true;
+        }
+        if (text.rfind("tcp:", 0) != 0) {
+            return false;
+        }
+        const auto colon = text.rfind(':');
+        return colon > 4 && parseInt(std::string_view(text).substr(colon + 1), 1, 65535);
+    }
+
     std::vector<int> warningDays(const std::string& text) const {
         std::vector<int> days;
         std::size_t start = 0;
@@ -680,6 +725,21 @@ class Loader {
 
 std::string_view toString(ReceiveTlsLevel level) {
     return tokenOf(kReceiveTlsLevels, level);
+}
+
+const std::vector<std::string_view>& snmpNotificationNames() {
+    static const std::vector<std::string_view> names{"tlsgateInboundHandshakeFailed",
+                                                     "tlsgateInboundTlsRequired",
+                                                     "tlsgateClientCertRejected",
+                                                     "tlsgateOutboundVerifyFailed",
+                                                     "tlsgateOutboundTlsDeferred",
+                                                     "tlsgateCertExpiring",
+                                                     "tlsgateCertExpired",
+                                                     "tlsgateCertChanged",
+                                                     "tlsgateSiemDestinationDown",
+                                                     "tlsgateSiemDestinationUp",
+                                                     "tlsgateNotificationsSuppressed"};
+    return names;
 }
 std::string_view toString(ClientCertMode mode) {
     return tokenOf(kClientCertModes, mode);

@@ -1,6 +1,7 @@
 // The `tlsgate` daemon: a thin main that parses the command line, loads the configuration, opens
 // the certificate store and runs the certificate watcher until SIGTERM/SIGINT/SIGQUIT. Main thread
-// plus the "eventlog" thread; errors are printed once here and returned as sysexits(3) codes.
+// plus the "eventlog" thread (and "snmp" with [snmp] enabled); errors are printed once here and
+// returned as sysexits(3) codes.
 #include <pthread.h>
 #include <sys/stat.h>
 
@@ -16,9 +17,12 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -43,6 +47,7 @@
 #include "tlsgate/gateway/smtp_server.h"
 #include "tlsgate/gateway/spool.h"
 #include "tlsgate/gateway/tls_server.h"
+#include "tlsgate/snmp/snmp_agent.h"
 
 #ifndef TLSGATE_VERSION
 #define TLSGATE_VERSION "0.0.0"
@@ -406,6 +411,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
     }
 
     int runDaemon() {
+        const TimePoint startTime = std::chrono::system_clock::now();  // tlsgateStartTime
         GatewayConfig config;
         std::optional<Router> router;
         try {
@@ -503,6 +509,34 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
                                SystemClock::instance(), &counters);
             queue.start();
 
+            // The SNMP subagent ([snmp] enabled): after the queue manager, stopped before it.
+            snmp::SnmpAgentSources snmpSources;
+            snmpSources.config = snapshot;
+            snmpSources.counters = &counters;
+            snmpSources.store = &store;
+            if (config.snmp.enabled) {
+                snmpSources.events = bus.subscribe("snmp", 1024);
+            }
+            snmpSources.startTime = startTime;
+            snmpSources.version = TLSGATE_VERSION;
+            snmpSources.queueStatus = [&spool] {  // the agent caches it for a few seconds
+                snmp::QueueStatus status;
+                const auto messages = spool.list();
+                status.length = static_cast<std::uint32_t>(messages.size());
+                const auto now = std::chrono::system_clock::now();
+                for (const auto& m : messages) {
+                    const auto age =
+                        std::chrono::duration_cast<std::chrono::seconds>(now - m.envelope.received)
+                            .count();
+                    status.oldestAgeSeconds = std::max(
+                        status.oldestAgeSeconds,
+                        static_cast<std::uint32_t>(std::clamp<std::int64_t>(age, 0, 0xffffffffLL)));
+                }
+                return status;
+            };
+            snmp::SnmpAgent snmpAgent(std::move(snmpSources));
+            snmpAgent.start();
+
             SessionServices services;
             services.config = snapshot;
             services.tls = &tls;
@@ -521,6 +555,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             waitForTerminationRequest();
             log.information("tlsgate stopping");
             smtp.stop();
+            snmpAgent.stop();
             queue.stop();
             watcher.stop();
             eventLog.stop();

@@ -232,6 +232,13 @@ void QueueManager::wake() {
 
 void QueueManager::flush() {
     for (const auto& message : spool_.list()) {
+        {
+            // A message being delivered right now is left alone: its worker writes its state.
+            std::lock_guard lock(mutex_);
+            if (inFlight_.count(message.queueId) != 0) {
+                continue;
+            }
+        }
         try {
             DeliveryState st = spool_.state(message.queueId);
             st.nextAttempt = TimePoint{};
@@ -303,8 +310,13 @@ void QueueManager::workerLoop(int) {
             jobs_.pop_front();
         }
         process(id);
-        std::lock_guard lock(mutex_);
-        inFlight_.erase(id);
+        {
+            std::lock_guard lock(mutex_);
+            inFlight_.erase(id);
+        }
+        if (waitingForSlot_.exchange(false)) {
+            wake();  // a destination slot is free again: do not wait for the next scan
+        }
     }
 }
 
@@ -401,6 +413,7 @@ void QueueManager::process(const std::string& queueId) {
             const std::string destination = router_.destinationOf(domain);
             if (!acquireDestination(destination)) {
                 busy = true;  // another worker is at the limit: soon, without counting an attempt
+                waitingForSlot_ = true;
                 continue;
             }
             const Resolution resolution = router_.resolve(domain);
@@ -481,7 +494,7 @@ void QueueManager::process(const std::string& queueId) {
                                : std::string(" tls=none");
             log_.information(
                 "queue=" + queueId + " to=" + domain + " relay=" + result.tlsFacts.host + "[" +
-                result.tlsFacts.address + "] " +
+                result.tlsFacts.address + "]:" + std::to_string(result.port) + " " +
                 (result.outcome == DeliveryOutcome::Delivered ? "delivered" : "failed") + tlsNote +
                 ": " + result.reason);
             if (result.outcome == DeliveryOutcome::Delivered) {

@@ -400,6 +400,9 @@ void Session::serve() {
         }
         if (line.status == smtp::LineBuffer::Status::TooLong) {
             reply({500, "5.5.2", "Error: line too long"});
+        } else if (line.line.find_first_of(std::string_view("\0\r", 2)) != std::string::npos) {
+            // NUL and bare CR have no place in a command; never let them reach a reply or a file.
+            reply({500, "5.5.2", "Error: bad character in command"});
         } else {
             const smtp::Command command = smtp::parseCommand(line.line);
             const ReceiveTlsFacts facts{tlsActive_, tls_.clientCertPresented,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <ctime>
 #include <limits>
 
@@ -99,6 +100,12 @@ bool validAddressLiteral(std::string_view literal) {
     if (startsWithIgnoreCase(inner, "IPv6:")) {
         family = AF_INET6;
         inner.remove_prefix(5);
+    }
+    // Only what addresses are made of: inet_pton reads up to a NUL and would ignore the rest.
+    if (!std::all_of(inner.begin(), inner.end(), [](char c) {
+            return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':';
+        })) {
+        return false;
     }
     const std::string text(inner);  // inet_pton wants a terminated string
     std::array<unsigned char, 16> address{};

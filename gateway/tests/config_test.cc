@@ -257,18 +257,18 @@ TEST_F(ConfigTest, UnknownSectionIsRefusedEvenWhenEmpty) {
     EXPECT_EQ(errorFor("[gateway]\n[smtp]\n"),
               file_ +
                   ": [smtp]: unknown section (known sections: gateway, receive, send, "
-                  "spool, certificates)");
+                  "spool, certificates, snmp)");
     EXPECT_EQ(errorFor("[certificate]\nvalidity_days = 10\n"),
               file_ +
                   ": [certificate]: unknown section (known sections: gateway, receive, send, "
-                  "spool, certificates)");
+                  "spool, certificates, snmp)");
 }
 
 TEST_F(ConfigTest, KeyOutsideAnySectionIsRefused) {
     EXPECT_EQ(errorFor("hostname = mx.example.com\n[gateway]\n"),
               file_ +
                   ": hostname: key outside any section (known sections: gateway, receive, "
-                  "send, spool, certificates)");
+                  "send, spool, certificates, snmp)");
 }
 
 TEST_F(ConfigTest, RepeatedKeyIsRefusedWithBothLines) {
@@ -458,6 +458,51 @@ TEST_F(ConfigTest, StoreOptionsCarryTheCertificateSettings) {
     EXPECT_FALSE(o.useSystemCa);
 }
 
+TEST_F(ConfigTest, SnmpSectionDefaultsValuesAndRefusals) {
+    const GatewayConfig defaults = loadConfig(write("[gateway]\nhostname = mx.example.net\n"));
+    EXPECT_FALSE(defaults.snmp.enabled);
+    EXPECT_EQ(defaults.snmp.agentxSocket, "/var/agentx/master");
+    EXPECT_EQ(defaults.snmp.pingInterval, std::chrono::seconds(15));
+    EXPECT_TRUE(defaults.snmp.traps);
+    EXPECT_TRUE(defaults.snmp.disabledTraps.empty());
+    EXPECT_EQ(defaults.snmp.trapLimit, 10);
+    EXPECT_EQ(defaults.snmp.trapInterval, std::chrono::seconds(60));
+
+    const GatewayConfig c =
+        loadConfig(write("[gateway]\nhostname = mx.example.net\n[snmp]\nenabled = yes\n"
+                         "agentx_socket = tcp:127.0.0.1:705\nping_interval = 1\ntraps = off\n"
+                         "disabled_traps = tlsgateCertChanged, tlsgateInboundTlsRequired\n"
+                         "trap_limit = 3\ntrap_interval = 5\n"));
+    EXPECT_TRUE(c.snmp.enabled);
+    EXPECT_EQ(c.snmp.agentxSocket, "tcp:127.0.0.1:705");
+    EXPECT_EQ(c.snmp.pingInterval, std::chrono::seconds(1));
+    EXPECT_FALSE(c.snmp.traps);
+    EXPECT_EQ(c.snmp.disabledTraps,
+              (std::vector<std::string>{"tlsgateCertChanged", "tlsgateInboundTlsRequired"}));
+    EXPECT_EQ(c.snmp.trapLimit, 3);
+    EXPECT_EQ(c.snmp.trapInterval, std::chrono::seconds(5));
+    EXPECT_EQ(
+        loadConfig(write("[snmp]\nagentx_socket = unix:/tmp/x/agentx.sock\n")).snmp.agentxSocket,
+        "unix:/tmp/x/agentx.sock");
+
+    EXPECT_EQ(errorFor("[snmp]\nagentx_socket = localhost\n"),
+              file_ +
+                  ": snmp.agentx_socket = localhost: expected unix:/absolute/path, /absolute/path "
+                  "or tcp:HOST:PORT (e.g. tcp:127.0.0.1:705)");
+    EXPECT_EQ(errorFor("[snmp]\nping_interval = 0\n"),
+              file_ +
+                  ": snmp.ping_interval = 0: expected a whole number of seconds between 1 and "
+                  "3600");
+    EXPECT_NE(errorFor("[snmp]\ndisabled_traps = tlsgateCertChanged, coldStart\n")
+                  .find(": snmp.disabled_traps = tlsgateCertChanged, coldStart: expected a "
+                        "comma-separated list of notification names of TLSGATE-MIB (\"coldStart\" "
+                        "is not one;"),
+              std::string::npos);
+    EXPECT_NE(errorFor("[snmp]\nenabled = maybe\n").find("snmp.enabled = maybe: expected true"),
+              std::string::npos);
+    EXPECT_EQ(snmpNotificationNames().size(), 11u);
+}
+
 #ifdef TLSGATE_SOURCE_DIR
 std::string slurp(const std::string& path) {
     std::ifstream in(path);
@@ -519,7 +564,7 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
         }
         uncommented += line + "\n";
     }
-    EXPECT_EQ(keys, 40);
+    EXPECT_EQ(keys, 47);
     const GatewayConfig all = loadConfig(write(uncommented));
     const GatewayConfig defaults = defaultConfig();
     EXPECT_EQ(all.gateway.hostname, "mx.example.com");

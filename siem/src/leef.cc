@@ -2,6 +2,8 @@
 // rule (LEEF has no escaping). Pure; never throws on event content.
 #include <cstdio>
 
+#include <cctype>
+
 #include "tlsgate/siem/escaping.h"
 #include "tlsgate/siem/formatters.h"
 #include "tlsgate/siem/record_fields.h"
@@ -12,7 +14,12 @@ namespace {
 
 bool usableDelimiter(char c) {
     const auto b = static_cast<unsigned char>(c);
-    return b < 0x80 && c != '=' && c != '|' && c != '\r' && c != '\n' && c != '\0';
+    // Letters, digits and the characters of our keys and fixed values (devTimeFormat's
+    // "yyyy-MM-dd'T'HH:mm:ss.SSSX") would split records where no field ends.
+    const bool inKeysOrValues =
+        std::isalnum(b) != 0 || c == '-' || c == ':' || c == '.' || c == '\'' || c == '_';
+    return b < 0x80 && !inKeysOrValues && c != '=' && c != '|' && c != '\r' && c != '\n' &&
+           c != '\0';
 }
 
 /// The header's delimiter field: the character itself when printable, "xHH" otherwise.

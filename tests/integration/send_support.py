@@ -49,7 +49,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from daemon_support import (HOSTNAME, RUN_TIMEOUT, Daemon, certmgr_binary, free_loopback_port,
                             tlsgate_binary)
-from smtp_sink import SmtpSink
+from smtp_sink import _FAIL_TEXT, SmtpSink
 
 NET_TIMEOUT = 10        # one smtplib operation
 PORT_TRIES = 5          # new ports tried when the daemon cannot listen on the chosen one
@@ -191,8 +191,9 @@ def refused_port():
 class Downstream(SmtpSink):
     """SmtpSink on 127.0.0.1 that also counts STARTTLS commands (`starttls_commands`) and, with
     `data_delay` > 0, waits that many seconds after the end of data before it stores the message
-    and answers 250 (so deliveries stay in flight). Mode changes take effect for new
-    connections, as in SmtpSink."""
+    and answers 250 (so deliveries stay in flight; `held()` counts them). `rcpt_replies` refuses
+    single recipients ({address: 550 or 450}, read at each RCPT). Other mode changes take effect
+    for new connections, as in SmtpSink."""
 
     def __init__(self, name, cert=None, **kwargs):
         out_dir = tempfile.mkdtemp(prefix=f"tlsgate-sink-{name}-")
@@ -201,7 +202,9 @@ class Downstream(SmtpSink):
         self._out = out_dir
         self.name = name
         self.data_delay = 0.0
+        self.holding = 0
         self.starttls_commands = 0
+        self.rcpt_replies = {}  # recipient address -> refusal code (550, 450), read at each RCPT
 
     def use_cert(self, cert):
         """Serve `cert` from the next connection on (and offer STARTTLS)."""
@@ -223,12 +226,36 @@ class Downstream(SmtpSink):
                 return original(args)
 
             connection.cmd_STARTTLS = counted  # the connection looks its handlers up by name
+            original_rcpt = connection.cmd_RCPT
+
+            def rcpt(args):
+                address = connection._path(args, "TO:")
+                code = self.rcpt_replies.get(address)
+                if code and connection.mail_from is not None:
+                    self._note_rejection("rcpt", code, connection.mail_from, [address])
+                    connection.reply(code, _FAIL_TEXT.get(code, "Rejected by sink"))
+                    return None
+                return original_rcpt(args)
+
+            connection.cmd_RCPT = rcpt
         super()._track(connection, is_open)
 
     def _save(self, connection, mail_from, rcpt_to, content):
-        if self.data_delay > 0:
-            time.sleep(self.data_delay)
+        delay = self.data_delay
+        if delay > 0:
+            with self._lock:
+                self.holding += 1
+            try:
+                time.sleep(delay)
+            finally:
+                with self._lock:
+                    self.holding -= 1
         return super()._save(connection, mail_from, rcpt_to, content)
+
+    def held(self):
+        """How many messages are received but not yet answered (waiting out data_delay)."""
+        with self._lock:
+            return self.holding
 
     def with_marker(self, marker):
         """The messages stored so far whose content holds `marker`."""

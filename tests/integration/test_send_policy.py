@@ -13,11 +13,14 @@ not arrive, and `tlsgate queue` and the log give the reason), exactly as the tab
 downstreams are then fixed (good certificate, STARTTLS offered, handshake working) and every
 deferred message must arrive exactly once.
 
-Also: a per-destination override (`tls_policy`) by recipient domain and by route target.
+Also: a per-destination override (`tls_policy`) by recipient domain and by route target, and the
+client certificate (certmgr's client role) presented to a next hop that asks for one.
 
 Run by ctest as `integration.send.policy`.
 """
 
+import json
+import os
 import re
 import unittest
 
@@ -94,7 +97,7 @@ class PolicyTableTest(unittest.TestCase):
                                  f"{kind}: message {qid} arrives")
                 self.assertEqual(got[0]["rcpt_to"], [f"rcpt@{kind}.example"])
                 self.assertEqual(got[0]["mail_from"], "sender@origin.example")
-                note = gw.wait_for(rf"queue={qid} to={kind}\.example relay={LOOPBACK} "
+                note = gw.wait_for(rf"queue={qid} to={kind}\.example relay={LOOPBACK}:\d+ "
                                    rf"delivered tls=([^\s:]+)")[1]
                 if outcome == TLS:
                     self.assertIsNotNone(got[0]["tls"], f"{kind}: sink saw no TLS")
@@ -133,7 +136,7 @@ class PolicyTableTest(unittest.TestCase):
                 got = wait_until(lambda: sinks[kind].with_marker(markers[kind]),
                                  DELIVERY_TIMEOUT, f"{kind}: deferred message arrives when fixed")
                 self.assertIsNotNone(got[0]["tls"])
-                gw.wait_for(rf"queue={ids[kind]} to={kind}\.example relay={LOOPBACK} "
+                gw.wait_for(rf"queue={ids[kind]} to={kind}\.example relay={LOOPBACK}:\d+ "
                             rf"delivered tls=TLSv1\.[23] ")
         gw.wait_queue_empty()
         for kind in KINDS:
@@ -162,7 +165,8 @@ class PerDestinationTest(unittest.TestCase):
         sink = make_sink(self, "plain")
         gw = SendGateway({
             "tls_level": "attempt",
-            "tls_policy": f"strict.example=require-verify, [127.0.0.1]:{sink.port}=require-no-verify",
+            "tls_policy": (f"strict.example=require-verify, "
+                           f"[127.0.0.1]:{sink.port}=require-no-verify"),
             "routes": (f"strict.example=localhost:{sink.port}, "
                        f"relaxed.example=localhost:{sink.port}, "
                        f"byhop.example=[127.0.0.1]:{sink.port}"),
@@ -195,6 +199,33 @@ class PerDestinationTest(unittest.TestCase):
         gw.wait_queue_empty()
         for d in domains:
             self.assertEqual(len(sink.with_marker(markers[d])), 1, d)
+
+
+class ClientCertificateTest(unittest.TestCase):
+    """A next hop that requires a client certificate gets the one active in certmgr's client
+    role (here the default self-signed one, which the sink is told to trust)."""
+
+    def test_client_certificate_presented(self):
+        sink = make_sink(self, "good")
+        gw = SendGateway({"tls_level": "require-verify",
+                          "routes": f"dest.example=localhost:{sink.port}",
+                          "retry_min": "1", "retry_max": "2"})
+        self.addCleanup(gw.close)
+        gw.start()
+        client = [c for c in json.loads(gw.certmgr("list", "--json")) if "client" in c["roles"]]
+        self.assertEqual(len(client), 1, client)
+        exported = os.path.join(gw.tmp, "client.pem")
+        gw.certmgr("export", client[0]["id"], "--out", exported)
+        sink.require_client_cert_ca = exported
+
+        marker = unique("client-cert")
+        qid = gw.submit("sender@origin.example", ["rcpt@dest.example"], marker)
+        got = wait_until(lambda: sink.with_marker(marker), DELIVERY_TIMEOUT,
+                         "delivered to the sink that requires a client certificate")
+        self.assertIsNotNone(got[0]["tls"])
+        self.assertEqual(got[0]["client_cert_subject"],
+                         ",".join(part.strip() for part in client[0]["subject"].split(",")))
+        gw.wait_for(rf"queue={qid} to=dest\.example relay={LOOPBACK}:\d+ delivered tls=TLSv1\.[23] ")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,22 @@ struct CertificateSettings {
     std::chrono::milliseconds changePoll{1000};
 };
 
+/// [snmp]
+struct SnmpSettings {
+    bool enabled = false;  ///< false: no agent thread, no AgentX connection, no traps
+    /// The AgentX master's socket: "unix:/path", "/path" or "tcp:127.0.0.1:705".
+    std::string agentxSocket = "/var/agentx/master";
+    std::chrono::seconds pingInterval{15};  ///< AgentX ping; a restarted master is found again
+    bool traps = true;                      ///< notifications as a whole
+    /// Notification names switched off (MIB names, e.g. "tlsgateCertChanged"), in file order.
+    std::vector<std::string> disabledTraps;
+    int trapLimit = 10;  ///< notifications per type per trap_interval
+    std::chrono::seconds trapInterval{60};
+};
+
+/// The notification names that [snmp] disabled_traps accepts (the MIB's NOTIFICATION-TYPEs).
+const std::vector<std::string_view>& snmpNotificationNames();
+
 /// The whole configuration, validated. Build it only through loadConfig() / defaultConfig().
 struct GatewayConfig {
     std::string sourceFile;  ///< the file read; empty for the embedded defaults
@@ -150,6 +166,7 @@ struct GatewayConfig {
     SendSettings send;
     SpoolSettings spool;
     CertificateSettings certificates;
+    SnmpSettings snmp;
 };
 
 /// A refused configuration. what() is one line an operator can act on:

@@ -92,6 +92,8 @@ class QueueManager {
     std::map<std::string, int> perDestination_;
     bool stopping_ = false;
     bool wakeRequested_ = false;
+    /// A message waited for a destination slot: the next finished job wakes the scheduler.
+    std::atomic<bool> waitingForSlot_{false};
     std::thread scheduler_;
     std::vector<std::thread> workers_;
 };

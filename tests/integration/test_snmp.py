@@ -1,0 +1,230 @@
+"""The SNMP AgentX subagent against a real snmpd and snmptrapd (Net-SNMP): counters move after
+SMTP sessions, the settings and the certificate table match the configuration and
+`certmgr list --json`, notifications reach snmptrapd with the gateway's host name first
+(certificate changed, TLS required), SNMPv3 authPriv reads work and a wrong key fails, and the
+subagent answers again within 10 s after snmpd is killed and restarted.
+
+Numeric OIDs throughout (TLSGATE-MIB root 1.3.6.1.4.1.8072.9999.9999.1): Debian ships no IETF
+base MIBs. Run by ctest as `integration.snmp`.
+"""
+
+import os
+import shutil
+import signal
+import smtplib
+import tempfile
+import time
+import unittest
+
+from daemon_support import EVENT_TIMEOUT, HOSTNAME
+from receive_support import Gateway, client_context, message, smtp_connect, unique
+from snmp_support import SnmpLab, V3_PRIV, wait_for
+
+ROOT = "1.3.6.1.4.1.8072.9999.9999.1"
+HOST_NAME = f"{ROOT}.1.1.2.0"
+IN_CONNECTIONS = f"{ROOT}.1.3.1.0"
+IN_STARTTLS_STARTED = f"{ROOT}.1.3.3.0"
+IN_TLS_REQUIRED = f"{ROOT}.1.3.6.0"
+IN_MESSAGES_ACCEPTED = f"{ROOT}.1.3.11.0"
+CERT_TABLE = f"{ROOT}.1.6.2"
+TRAPS_SENT = f"{ROOT}.1.8.1.0"
+NOTIFY = f"{ROOT}.1.9"
+TRAP_TLS_REQUIRED = f".{ROOT}.0.2"
+TRAP_CERT_CHANGED = f".{ROOT}.0.8"
+RESTART_LIMIT = 10  # seconds for the subagent to answer again after snmpd restarts
+SOURCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def ietf_mib_dir():
+    """A directory with SNMPv2-SMI and friends (see mibs/README.md), or None."""
+    candidates = [os.environ.get("TLSGATE_IETF_MIB_DIR"),
+                  os.path.join(SOURCE, "build", "npm", "node_modules", "net-snmp", "lib", "mibs"),
+                  os.path.expanduser("~/.cache/tlsgate/npm/node_modules/net-snmp/lib/mibs")]
+    for d in candidates:
+        if d and os.path.exists(os.path.join(d, "SNMPv2-SMI.mib")):
+            return d
+    return None
+
+
+class SnmpGateway(Gateway):
+    """A receive_support Gateway whose configuration also has an [snmp] section."""
+
+    def __init__(self, snmp_lines, **kwargs):
+        super().__init__(**kwargs)
+        self.snmp_lines = snmp_lines
+
+    def write_config(self):
+        super().write_config()
+        with open(self.config, "a", encoding="utf-8") as f:
+            f.write("\n[snmp]\n" + "\n".join(self.snmp_lines) + "\n")
+
+
+class SnmpAgentTest(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("snmpd", "snmptrapd", "snmpget", "snmpwalk"):
+            if shutil.which(tool) is None:
+                raise unittest.SkipTest(f"{tool} is not installed (scripts/setup.sh)")
+        cls.tmp = tempfile.mkdtemp(prefix="tlsgate-snmp-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.lab = SnmpLab(cls.tmp)
+        cls.addClassCleanup(cls.lab.stop)
+        cls.lab.start()
+        cls.gw = SnmpGateway(
+            ["enabled = true", f"agentx_socket = unix:{cls.lab.socket}", "ping_interval = 1"],
+            receive={"tls_level": "require"}, trust_ca=False, prefix="tlsgate-snmp-gw-")
+        cls.addClassCleanup(cls.gw.close)
+        cls.gw.start()
+        wait_for(lambda: cls.lab.get(HOST_NAME), EVENT_TIMEOUT, "the subagent registering")
+
+    def counter(self, oid):
+        value = self.lab.get(oid)
+        self.assertIsNotNone(value, f"no answer for {oid}")
+        self.assertEqual(value[0], "Counter64", oid)
+        return int(value[1])
+
+    def wait_trap(self, trap_oid, *needles, start=0):
+        """The first snmptrapd record after offset `start` of type `trap_oid` holding every
+        needle."""
+        def find():
+            log = self.lab.traps()[start:]
+            for record in log.split("\n"):
+                if f"= OID: {trap_oid}" in record and all(n in record for n in needles):
+                    return record
+            return None
+        return wait_for(find, EVENT_TIMEOUT,
+                        f"trap {trap_oid} with {needles}; snmptrapd log:\n{self.lab.traps()}")
+
+    def assert_host_name_first(self, record):
+        """snmptrapd prints sysUpTime, snmpTrapOID, then the notification's objects: the first
+        of them must be tlsgateHostName."""
+        varbinds = record.split("\t")
+        names = [v.split(" = ", 1)[0].strip() for v in varbinds if " = " in v]
+        self.assertGreaterEqual(len(names), 3, record)
+        self.assertEqual(names[2], "." + HOST_NAME, record)
+        self.assertIn(f'.{HOST_NAME} = STRING: "{HOSTNAME}"', record)
+
+    # -- reads
+
+    def test_gateway_and_settings(self):
+        self.assertEqual(self.lab.get(HOST_NAME), ("STRING", HOSTNAME))
+        rows = self.lab.walk(f"{ROOT}.1.2")
+        # receive.tls_level = require -> requireTlsEncryption(3); client_certificate default
+        # do-not-request -> doNotRequest(1); send.tls_level default attempt ->
+        # attemptTlsEncryption(2).
+        self.assertEqual({k: v for k, v in rows.items()},
+                         {f".{ROOT}.1.2.1.0": ("INTEGER", "3"),
+                          f".{ROOT}.1.2.2.0": ("INTEGER", "1"),
+                          f".{ROOT}.1.2.3.0": ("INTEGER", "2")})
+        start = self.lab.get(f"{ROOT}.1.1.3.0")
+        self.assertEqual(start[0], "Hex-STRING")
+        self.assertEqual(len(start[1].split()), 11)  # DateAndTime with a UTC offset
+
+    def test_counters_move_after_a_starttls_session(self):
+        before = {oid: self.counter(oid) for oid in
+                  (IN_CONNECTIONS, IN_STARTTLS_STARTED, IN_MESSAGES_ACCEPTED)}
+        marker = unique("snmp")
+        with smtp_connect(self.gw.port) as smtp:
+            smtp.starttls(context=client_context())
+            smtp.ehlo("client.example.test")
+            smtp.sendmail("a@x.example", ["b@y.example"], message(marker))
+        for oid, value in before.items():
+            wait_for(lambda oid=oid, value=value: self.counter(oid) >= value + 1, EVENT_TIMEOUT,
+                     f"{oid} moving from {value}")
+
+    def test_certificate_table_matches_certmgr(self):
+        def rows():
+            walk = self.lab.walk(CERT_TABLE)
+            table = {}
+            for oid, (_, value) in walk.items():
+                # .CERT_TABLE.1.<column>.<index>
+                column, index = oid[len(CERT_TABLE) + 2:].split(".")[1:3]
+                table.setdefault(index, {})[int(column)] = value
+            # Trust anchors (role trustAnchor(5)) are rows too; certmgr list shows the others.
+            return sorted((r[2], r[5], r[13], int(r[10])) for r in table.values()
+                          if r.get(3) != "5")
+
+        def expected():
+            return sorted((c["id"], c["subject"], c["sha256_fingerprint"], c["days_left"])
+                          for c in self.gw.certificates())
+
+        wait_for(lambda: rows() == expected(), EVENT_TIMEOUT,
+                 f"the certificate table matching certmgr list: {rows()} != {expected()}")
+        count = self.lab.get(f"{ROOT}.1.6.1.0")
+        self.assertEqual(count[0], "Gauge32")
+        self.assertGreaterEqual(int(count[1]), len(expected()))
+
+    def test_snmptable_with_the_mib(self):
+        """snmptable needs the MIB for the column names: only where the IETF base modules are
+        (the mibs check installs them)."""
+        mib_dir = ietf_mib_dir()
+        if mib_dir is None:
+            self.skipTest("no IETF base MIB modules (run ctest -R mibs, or set "
+                          "TLSGATE_IETF_MIB_DIR)")
+        path = ":".join([mib_dir, os.path.join(SOURCE, "mibs"), "/usr/share/snmp/mibs"])
+        rc, out, err = self.lab.run("snmptable", ["-v2c", "-c", "public", "-M", path, "-m",
+                                                  "TLSGATE-MIB", "-Cf", "|", "-CH"],
+                                    ["TLSGATE-MIB::tlsgateCertTable"], numeric=False)
+        self.assertEqual(rc, 0, err)
+        rows = [line.split("|") for line in out.splitlines() if "|" in line]
+        listed = {c["id"]: c for c in self.gw.certificates()}
+        shown = {r[0]: r for r in rows if r[1] != "trustAnchor"}
+        self.assertEqual(sorted(shown), sorted(listed), out)
+        for cert_id, row in shown.items():
+            self.assertEqual(row[3], listed[cert_id]["subject"])
+            self.assertEqual(row[-1], listed[cert_id]["sha256_fingerprint"])
+
+    # -- notifications
+
+    def test_certificate_change_sends_a_trap_with_the_host_name(self):
+        start = len(self.lab.traps())
+        out = self.gw.certmgr("generate", "--activate")
+        fingerprint = next(c["sha256_fingerprint"] for c in self.gw.certificates()
+                           if c["id"] in out.split()[1].rstrip(":"))
+        record = self.wait_trap(TRAP_CERT_CHANGED, fingerprint, start=start)
+        self.assert_host_name_first(record)
+        self.assertIn(f".{NOTIFY}.13.0 = INTEGER:", record)  # tlsgateNotifyCertChange
+
+    def test_plaintext_mail_refused_530_sends_tls_required_trap(self):
+        before = self.counter(IN_TLS_REQUIRED)
+        start = len(self.lab.traps())
+        with smtp_connect(self.gw.port) as smtp:
+            smtp.ehlo("client.example.test")
+            code, _ = smtp.docmd("MAIL FROM:<a@x.example>")
+            self.assertEqual(code, 530)
+        record = self.wait_trap(TRAP_TLS_REQUIRED, '"tls-required"', '"127.0.0.1"', start=start)
+        self.assert_host_name_first(record)
+        self.assertIn(f'.{NOTIFY}.3.0 = STRING: "client.example.test"', record)  # EHLO name
+        wait_for(lambda: self.counter(IN_TLS_REQUIRED) >= before + 1, EVENT_TIMEOUT,
+                 "tlsgateInTlsRequiredRejections moving")
+        self.assertGreaterEqual(self.counter(TRAPS_SENT), 1)
+
+    # -- SNMPv3
+
+    def test_snmpv3_auth_priv(self):
+        self.assertEqual(self.lab.get(HOST_NAME, self.lab.v3()), ("STRING", HOSTNAME))
+        rc, out, err = self.lab.run("snmpget", self.lab.v3(priv="wrong-" + V3_PRIV),
+                                    [HOST_NAME], timeout=1)
+        self.assertNotEqual(rc, 0, out)
+        self.assertNotIn(HOSTNAME, out)
+        rc, out, err = self.lab.run("snmpget", self.lab.v3(auth="wrong-auth-pass"), [HOST_NAME],
+                                    timeout=1)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("Authentication failure", err)
+
+    # -- last (z): snmpd goes away and comes back
+
+    def test_z_subagent_answers_again_after_snmpd_restart(self):
+        self.lab.snmpd.stop(signal.SIGKILL)
+        self.lab.start_snmpd()
+        began = time.monotonic()
+        wait_for(lambda: self.lab.get(HOST_NAME, timeout=1), RESTART_LIMIT,
+                 "the subagent answering through the restarted snmpd")
+        self.assertLess(time.monotonic() - began, RESTART_LIMIT)
+        self.assertEqual(self.gw.daemon.proc.poll(), None, "the gateway must keep running")
+
+
+if __name__ == "__main__":
+    unittest.main()
