@@ -5,10 +5,12 @@
 
 #include "tls_util.h"
 
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/rand.h>
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
@@ -135,6 +137,58 @@ void addClientCaNames(SSL_CTX& ctx, X509_STORE& trust, const certmgr::Store& sto
 // fall back to a full handshake); a long run without changes keeps one set of keys.
 namespace {
 
+/// The ex_data slot of an SSL_CTX that points at its TicketKeyRing.
+int ticketRingIndex() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+/// Seals (enc = 1) or opens (enc = 0) a session ticket with the ring's keys: AES-256-CBC and
+/// HMAC-SHA256, as OpenSSL's own tickets. Returns 1 to go on, 2 to go on and issue a new ticket
+/// (sealed with a retired key), 0 for "unknown key: full handshake", -1 on error.
+int sealOrOpenTicket(SSL* ssl, unsigned char* keyName, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                     EVP_MAC_CTX* mac, int enc) {
+    auto* ring =
+        static_cast<TicketKeyRing*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticketRingIndex()));
+    if (ring == nullptr) {
+        return -1;
+    }
+    std::optional<std::pair<TicketKeyRing::Key, bool>> found;
+    if (enc == 1) {
+        try {
+            found.emplace(ring->current(), true);
+        } catch (const std::exception&) {
+            return -1;  // no exception may cross OpenSSL's C frames
+        }
+        std::copy(found->first.name.begin(), found->first.name.end(), keyName);
+        if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) {
+            drainOpensslErrors();
+            return -1;
+        }
+    } else {
+        found = ring->find(keyName);
+        if (!found) {
+            return 0;
+        }
+    }
+    const TicketKeyRing::Key& key = found->first;
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(mac, key.hmac.data(), key.hmac.size(), params) != 1) {
+        drainOpensslErrors();
+        return -1;
+    }
+    const int ok = enc == 1
+                       ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv)
+                       : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv);
+    if (ok != 1) {
+        drainOpensslErrors();
+        return -1;
+    }
+    return enc == 1 || found->second ? 1 : 2;
+}
+
 /// Applies the settings every context of one ServerTlsContext shares (versions, ciphers, groups,
 /// tickets, client certificates, SNI callback). `trust` is shared by reference.
 void configure(SSL_CTX* ctx, const ServerTlsSettings& settings, X509_STORE* trust,
@@ -152,6 +206,11 @@ void configure(SSL_CTX* ctx, const ServerTlsSettings& settings, X509_STORE* trus
         ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     if (!settings.sessionTickets) {
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    } else {
+        SSL_CTX_set_ex_data(ctx, ticketRingIndex(), settings.ticketKeys.get());
+        if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, sealOrOpenTicket) != 1) {
+            throw setupError("installing the session ticket key callback");
+        }
     }
     if (SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
         throw setupError(std::string("key exchange groups ") + kGroups);
@@ -192,6 +251,9 @@ std::shared_ptr<const ServerTlsContext> ServerTlsContext::build(const certmgr::S
                                                                 const ServerTlsSettings& settings) {
     std::shared_ptr<ServerTlsContext> context(new ServerTlsContext());
     context->settings_ = settings;
+    if (context->settings_.sessionTickets && !context->settings_.ticketKeys) {
+        context->settings_.ticketKeys = std::make_shared<TicketKeyRing>();
+    }
 
     std::vector<certmgr::CertificateMaterial> materials;
     certmgr::X509StorePtr trust;
@@ -235,7 +297,7 @@ std::shared_ptr<const ServerTlsContext> ServerTlsContext::build(const certmgr::S
         if (!ctx) {
             throw setupError("allocating the server TLS context");
         }
-        configure(ctx.get(), settings, trust.get(), store, context.get());
+        configure(ctx.get(), context->settings_, trust.get(), store, context.get());
         for (const auto& id : loadCertificates(*ctx, set)) {
             if (std::find(context->certificateIds_.begin(), context->certificateIds_.end(), id) ==
                 context->certificateIds_.end()) {
@@ -282,6 +344,42 @@ std::shared_ptr<const ServerTlsContext> ServerTlsContext::build(const certmgr::S
         }
     }
     return context;
+}
+
+TicketKeyRing::TicketKeyRing(std::chrono::seconds rotation, const Clock& clock)
+    : rotation_(rotation), clock_(clock) {}
+
+void TicketKeyRing::rotateLocked(TimePoint now) {
+    Key key;
+    if (RAND_bytes(key.name.data(), static_cast<int>(key.name.size())) != 1 ||
+        RAND_bytes(key.aes.data(), static_cast<int>(key.aes.size())) != 1 ||
+        RAND_bytes(key.hmac.data(), static_cast<int>(key.hmac.size())) != 1) {
+        throw setupError("drawing a session ticket key");
+    }
+    key.created = now;
+    keys_.insert(keys_.begin(), key);
+    if (keys_.size() > 2) {
+        keys_.pop_back();  // retired: its tickets now mean a full handshake
+    }
+}
+
+TicketKeyRing::Key TicketKeyRing::current() {
+    std::lock_guard lock(mutex_);
+    const TimePoint now = clock_.now();
+    if (keys_.empty() || now - keys_.front().created >= rotation_) {
+        rotateLocked(now);
+    }
+    return keys_.front();
+}
+
+std::optional<std::pair<TicketKeyRing::Key, bool>> TicketKeyRing::find(const unsigned char* name) {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+        if (std::equal(keys_[i].name.begin(), keys_[i].name.end(), name)) {
+            return std::make_pair(keys_[i], i == 0);
+        }
+    }
+    return std::nullopt;
 }
 
 SSL_CTX* ServerTlsContext::forServerName(std::string_view serverName) const {

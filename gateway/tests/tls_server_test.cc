@@ -494,6 +494,25 @@ TEST(TlsServerSni, SelectsAmongActiveCertificatesForDifferentNames) {
     EXPECT_EQ(served("x.wild.example.test", "rsa_pss_rsae_sha256:rsa_pss_pss_sha256"), kHostname);
 }
 
+TEST(TlsServerTickets, KeysRotateAndThePreviousOneStaysReadableForOnePeriod) {
+    FakeClock clock(certmgr::parseTime("2026-06-01T00:00:00Z"));
+    TicketKeyRing ring(std::chrono::hours(12), clock);
+    const auto first = ring.current();
+    EXPECT_EQ(ring.current().name, first.name);  // no rotation within the period
+    clock.advance(std::chrono::hours(12));
+    const auto second = ring.current();
+    EXPECT_NE(second.name, first.name);
+    EXPECT_NE(second.aes, first.aes);
+    auto old = ring.find(first.name.data());
+    ASSERT_TRUE(old);
+    EXPECT_FALSE(old->second);  // readable, not current: the ticket is renewed
+    EXPECT_TRUE(ring.find(second.name.data())->second);
+    clock.advance(std::chrono::hours(12));
+    ring.current();
+    EXPECT_FALSE(ring.find(first.name.data()));  // retired: full handshake
+    EXPECT_TRUE(ring.find(second.name.data()));
+}
+
 TEST(TlsServerContextHolder, RebuildsOnlyWithACertificateAndKeepsOldContextsAlive) {
     std::signal(SIGPIPE, SIG_IGN);
     TempDir dir;

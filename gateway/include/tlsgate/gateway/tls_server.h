@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -20,6 +21,7 @@
 
 #include "tlsgate/certmgr/certificate.h"
 #include "tlsgate/certmgr/store.h"
+#include "tlsgate/common/clock.h"
 #include "tlsgate/gateway/config.h"
 
 namespace tlsgate::gateway {
@@ -32,6 +34,36 @@ class TlsSetupError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// Session ticket keys, rotated: new tickets are sealed with the newest key; a ticket sealed with
+/// the previous one is still accepted (and renewed), so a rotation never forces every client into
+/// a full handshake at once. Thread-safe; shared by every context built with the same settings, so
+/// tickets survive certificate changes.
+class TicketKeyRing {
+  public:
+    struct Key {
+        std::array<unsigned char, 16> name{};
+        std::array<unsigned char, 32> aes{};
+        std::array<unsigned char, 32> hmac{};
+        TimePoint created;
+    };
+
+    explicit TicketKeyRing(std::chrono::seconds rotation = std::chrono::hours(12),
+                           const Clock& clock = SystemClock::instance());
+    /// The key to seal new tickets with; rotates first when the newest is a period old.
+    Key current();
+    /// The key named `name` and whether it is the newest; empty when unknown or retired.
+    std::optional<std::pair<Key, bool>> find(const unsigned char* name);
+    std::chrono::seconds rotation() const { return rotation_; }
+
+  private:
+    void rotateLocked(TimePoint now);
+
+    const std::chrono::seconds rotation_;
+    const Clock& clock_;
+    std::mutex mutex_;
+    std::vector<Key> keys_;  ///< newest first, at most two
+};
+
 struct ServerTlsSettings {
     ClientCertMode clientCertificate = ClientCertMode::DoNotRequest;
     std::string minVersion = "TLSv1.2";  ///< "TLSv1.2" or "TLSv1.3"
@@ -41,6 +73,8 @@ struct ServerTlsSettings {
     std::string ciphersuites =
         "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
     bool sessionTickets = true;
+    /// The ticket keys; null: each context gets a ring of its own (rotated every 12 hours).
+    std::shared_ptr<TicketKeyRing> ticketKeys;
 };
 
 /// One immutable server context. Cheap to share; SSL objects made from it keep it alive.
@@ -93,7 +127,12 @@ HandshakeResult acceptTls(const ServerTlsContext& context, int fd, SslPtr& ssl);
 /// Holds the current context; the watcher's change callback calls rebuild().
 class ServerTlsContextHolder {
   public:
-    explicit ServerTlsContextHolder(ServerTlsSettings settings) : settings_(std::move(settings)) {}
+    /// One ticket key ring for every context it builds, so tickets survive certificate changes.
+    explicit ServerTlsContextHolder(ServerTlsSettings settings) : settings_(std::move(settings)) {
+        if (settings_.sessionTickets && !settings_.ticketKeys) {
+            settings_.ticketKeys = std::make_shared<TicketKeyRing>();
+        }
+    }
     /// Builds from the store and swaps it in. On failure the previous context stays and the
     /// error is returned (empty on success).
     std::string rebuild(const certmgr::Store& store);
