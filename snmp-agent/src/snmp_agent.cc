@@ -1,5 +1,6 @@
 // The AgentX subagent (see snmp_agent.h): one "snmp" thread initialises Net-SNMP as a subagent,
-// registers TLSGATE-MIB's scalars and tables, runs the select loop, turns bus events into
+// registers TLSGATE-MIB's scalars and tables and the standard MTA tables (mta_mib.h), runs the
+// select loop, turns bus events into
 // notifications (rate-limited) and shuts Net-SNMP down. No Net-SNMP call is made on any other
 // thread. Errors are logged to "tlsgate.snmp"; nothing here throws after start().
 #include "tlsgate/snmp/snmp_agent.h"
@@ -31,6 +32,7 @@
 #include "tlsgate/certmgr/store.h"
 #include "tlsgate/gateway/config.h"
 #include "tlsgate/gateway/counters.h"
+#include "tlsgate/snmp/mta_mib.h"
 #include "tlsgate/snmp/notification.h"
 #include "tlsgate/snmp/trap_throttle.h"
 
@@ -251,6 +253,101 @@ struct Table {
     }
 };
 
+/// One row of a table whose columns are computed at request time (the MTA tables).
+struct ComputedRow {
+    std::function<std::optional<mta::Value>(unsigned int column)> column;
+};
+
+/// A tdata table of ComputedRows with Integer32 indexes, filled once at registration.
+struct ComputedTable {
+    netsnmp_tdata* data = nullptr;
+    std::vector<std::unique_ptr<ComputedRow>> rows;
+
+    void clear() {
+        if (data != nullptr) {
+            while (netsnmp_tdata_row* row = netsnmp_tdata_row_first(data)) {
+                netsnmp_tdata_remove_and_delete_row(data, row);
+            }
+        }
+        rows.clear();
+    }
+
+    void add(const std::vector<long>& indexes,
+             std::function<std::optional<mta::Value>(unsigned int)> column) {
+        netsnmp_tdata_row* row = netsnmp_tdata_create_row();
+        if (row == nullptr) {
+            throw std::bad_alloc();
+        }
+        rows.push_back(std::make_unique<ComputedRow>(ComputedRow{std::move(column)}));
+        row->data = rows.back().get();
+        for (const long index : indexes) {
+            snmp_varlist_add_variable(&row->indexes, nullptr, 0, ASN_INTEGER, &index,
+                                      sizeof(index));
+        }
+        netsnmp_tdata_add_row(data, row);
+    }
+};
+
+void setValue(netsnmp_variable_list* vb, const mta::Value& v) {
+    switch (v.type) {
+        case mta::Value::Type::Counter32: {
+            const u_long c =
+                static_cast<u_long>(static_cast<std::uint64_t>(v.number) & 0xffffffffULL);
+            snmp_set_var_typed_value(vb, ASN_COUNTER, &c, sizeof(c));
+            break;
+        }
+        case mta::Value::Type::Gauge32:
+            setGauge(vb, v.number);
+            break;
+        case mta::Value::Type::Integer32:
+            setInteger(vb, v.number);
+            break;
+        case mta::Value::Type::TimeTicks:
+            setUnsignedType(vb, ASN_TIMETICKS, v.number);
+            break;
+        case mta::Value::Type::Text:
+            setText(vb, v.text);
+            break;
+        case mta::Value::Type::Oid: {
+            const OidVector name(v.oid.begin(), v.oid.end());
+            snmp_set_var_typed_value(vb, ASN_OBJECT_ID, name.data(), name.size() * sizeof(oid));
+            break;
+        }
+    }
+}
+
+int computedTableHandler(netsnmp_mib_handler* /*handler*/,
+                         netsnmp_handler_registration* /*reginfo*/,
+                         netsnmp_agent_request_info* reqinfo, netsnmp_request_info* requests) {
+    if (reqinfo->mode != MODE_GET) {
+        return SNMP_ERR_NOERROR;
+    }
+    for (auto* r = requests; r != nullptr; r = r->next) {
+        if (r->processed != 0) {
+            continue;
+        }
+        const auto* row = static_cast<const ComputedRow*>(netsnmp_tdata_extract_entry(r));
+        const netsnmp_table_request_info* info = netsnmp_extract_table_info(r);
+        if (row == nullptr || info == nullptr) {
+            netsnmp_set_request_error(reqinfo, r, SNMP_NOSUCHINSTANCE);
+            continue;
+        }
+        const auto value = row->column(info->colnum);
+        if (!value) {
+            netsnmp_set_request_error(reqinfo, r, SNMP_NOSUCHOBJECT);
+            continue;
+        }
+        setValue(r->requestvb, *value);
+    }
+    return SNMP_ERR_NOERROR;
+}
+
+/// `d` in hundredths of a second (TimeInterval), at least 0.
+std::int64_t hundredths(Clock::duration d) {
+    return std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 10);
+}
+
 long roleOf(const std::vector<certmgr::Role>& roles) {
     const bool server = std::find(roles.begin(), roles.end(), certmgr::Role::Server) != roles.end();
     const bool client = std::find(roles.begin(), roles.end(), certmgr::Role::Client) != roles.end();
@@ -406,6 +503,7 @@ class SnmpAgent::Impl {
         registerCertificates();
         registerSiem();
         registerTraps();
+        registerMta();
         init_snmp(kAppName);
     }
 
@@ -426,6 +524,7 @@ class SnmpAgent::Impl {
             netsnmp_large_fd_set_cleanup(&fds);
             run_alarms();
             netsnmp_check_outstanding_agent_requests();
+            trackActivity();
             processEvents();
             refreshTables(false);
         }
@@ -437,6 +536,9 @@ class SnmpAgent::Impl {
         }
         certTable_.clear();
         siemTable_.clear();
+        applTable_.clear();
+        mtaTable_.clear();
+        mtaGroupTable_.clear();
         snmp_shutdown(kAppName);
         log_.information("snmp agent stopped traps_sent=" + std::to_string(trapsSent_.load()) +
                          " traps_suppressed=" + std::to_string(trapsSuppressed_.load()));
@@ -582,6 +684,147 @@ class SnmpAgent::Impl {
             [this](netsnmp_variable_list* vb) { setCounter64(vb, trapsSuppressed_.load()); });
     }
 
+    /// applTable, mtaTable and mtaGroupTable (mta_mib.h): fixed rows whose columns are
+    /// computed from the counters when asked.
+    void registerMta() {
+        agentStart_ = Clock::now();
+        // The gateway's start on the steady clock (TimeIntervals must not jump with the wall
+        // clock): the agent's start less how long after the gateway's start it came.
+        gatewayStart_ =
+            *agentStart_ -
+            std::max(Clock::duration{}, std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::system_clock::now() - sources_.startTime));
+        const gateway::Counters& c = *sources_.counters;
+        seenInbound_ = c.inboundConnections.load(std::memory_order_relaxed);
+        seenOutbound_ = c.outboundConnections.load(std::memory_order_relaxed);
+        seenAttempts_ = outboundAttempts();
+        const long appl = mta::kApplIndex;
+        registerComputedTable("applTable", mta::kApplTable, applTable_, 1, mta::kApplMinColumn,
+                              mta::kApplMaxColumn);
+        applTable_.add(
+            {appl}, [this](unsigned int column) { return mta::applColumn(mtaSnapshot(), column); });
+        registerComputedTable("mtaTable", mta::kMtaTable, mtaTable_, 1, mta::kMtaMinColumn,
+                              mta::kMtaMaxColumn);
+        mtaTable_.add(
+            {appl}, [this](unsigned int column) { return mta::mtaColumn(mtaSnapshot(), column); });
+        registerComputedTable("mtaGroupTable", mta::kMtaGroupTable, mtaGroupTable_, 2,
+                              mta::kGroupMinColumn, mta::kGroupMaxColumn);
+        for (const std::uint32_t group : {mta::kReceivingGroup, mta::kSendingGroup}) {
+            mtaGroupTable_.add({appl, static_cast<long>(group)},
+                               [this, group](unsigned int column) {
+                                   return mta::mtaGroupColumn(mtaSnapshot(), group, column);
+                               });
+        }
+    }
+
+    /// `where` is the table's OID; the helper adds the entry arc (.1). Integer32 indexes.
+    void registerComputedTable(const char* name, const std::vector<std::uint32_t>& where,
+                               ComputedTable& table, int indexCount, unsigned int minColumn,
+                               unsigned int maxColumn) {
+        const OidVector tableOid(where.begin(), where.end());
+        table.data = netsnmp_tdata_create_table(name, 0);
+        netsnmp_handler_registration* reg = netsnmp_create_handler_registration(
+            name, computedTableHandler, tableOid.data(), tableOid.size(), HANDLER_CAN_RONLY);
+        auto* info = static_cast<netsnmp_table_registration_info*>(
+            std::calloc(1, sizeof(netsnmp_table_registration_info)));
+        if (table.data == nullptr || reg == nullptr || info == nullptr) {
+            throw std::runtime_error(std::string("cannot register ") + name);
+        }
+        if (indexCount == 2) {
+            netsnmp_table_helper_add_indexes(info, ASN_INTEGER, ASN_INTEGER, 0);
+        } else {
+            netsnmp_table_helper_add_indexes(info, ASN_INTEGER, 0);
+        }
+        info->min_column = minColumn;
+        info->max_column = maxColumn;
+        if (netsnmp_tdata_register(reg, table.data, info) != MIB_REGISTERED_OK) {
+            throw std::runtime_error(std::string("cannot register ") + name);
+        }
+    }
+
+    std::uint64_t outboundAttempts() const {
+        const gateway::Counters& c = *sources_.counters;
+        return c.outboundConnections.load(std::memory_order_relaxed) +
+               c.messagesDelivered.load(std::memory_order_relaxed) +
+               c.messagesDeferredTlsPolicy.load(std::memory_order_relaxed) +
+               c.messagesDeferredOther.load(std::memory_order_relaxed) +
+               c.messagesBounced.load(std::memory_order_relaxed);
+    }
+
+    /// Notes when inbound and outbound activity last happened (the counters moved, or inbound
+    /// sessions are open): every loop iteration (at most 100 ms late) and on each MTA read.
+    void trackActivity() {
+        if (!initialised_ || !agentStart_) {
+            return;
+        }
+        const gateway::Counters& c = *sources_.counters;
+        const auto now = Clock::now();
+        const std::uint64_t inbound = c.inboundConnections.load(std::memory_order_relaxed);
+        if (inbound != seenInbound_ || c.openSessions.load(std::memory_order_relaxed) > 0) {
+            seenInbound_ = inbound;
+            lastInbound_ = now;
+            lastInboundStamp_ = netsnmp_get_agent_uptime();
+        }
+        const std::uint64_t outbound = c.outboundConnections.load(std::memory_order_relaxed);
+        if (outbound != seenOutbound_) {
+            seenOutbound_ = outbound;
+            lastOutbound_ = now;
+            lastOutboundStamp_ = netsnmp_get_agent_uptime();
+        }
+        const std::uint64_t attempts = outboundAttempts();
+        if (attempts != seenAttempts_) {
+            seenAttempts_ = attempts;
+            lastOutboundAttempt_ = now;
+        }
+    }
+
+    /// The outcome of the last delivery attempt, for mtaGroupOutboundConnectFailureReason.
+    void observeDelivery(const Event& event) {
+        const auto* e = std::get_if<TlsSessionEvent>(&event);
+        if (e == nullptr || e->direction != Direction::Outbound) {
+            return;
+        }
+        if (e->kind == TlsSessionEventKind::Delivered) {
+            lastDeliveryFailure_ = std::string();
+        } else if (e->kind == TlsSessionEventKind::Deferred ||
+                   e->kind == TlsSessionEventKind::Bounced) {
+            lastDeliveryFailure_ = truncateUtf8(e->reason, 255);
+        }
+    }
+
+    mta::Snapshot mtaSnapshot() {
+        trackActivity();
+        const gateway::Counters& c = *sources_.counters;
+        const auto relaxed = std::memory_order_relaxed;
+        mta::Snapshot s;
+        s.version = sources_.version;
+        s.inboundConnections = c.inboundConnections.load(relaxed);
+        s.connectionsRefusedByLimit = c.connectionsRefusedByLimit.load(relaxed);
+        s.messagesAccepted = c.messagesAccepted.load(relaxed);
+        s.bytesAccepted = c.bytesAccepted.load(relaxed);
+        s.messagesRejected = c.messagesRejected.load(relaxed);
+        s.rejectedTlsRequired = c.rejectedTlsRequired.load(relaxed);
+        s.relayDenied = c.relayDenied.load(relaxed);
+        s.openSessions = c.openSessions.load(relaxed);
+        s.outboundConnections = c.outboundConnections.load(relaxed);
+        s.messagesDelivered = c.messagesDelivered.load(relaxed);
+        s.bytesDelivered = c.bytesDelivered.load(relaxed);
+        s.messagesBounced = c.messagesBounced.load(relaxed);
+        s.queue = queueStatus();
+        s.lastInboundStamp = static_cast<std::uint32_t>(lastInboundStamp_ & 0xffffffffUL);
+        s.lastOutboundStamp = static_cast<std::uint32_t>(lastOutboundStamp_ & 0xffffffffUL);
+        const auto now = Clock::now();
+        s.sinceStart = hundredths(now - gatewayStart_);
+        const auto since = [now](const std::optional<Clock::time_point>& t) {
+            return t ? std::optional<std::int64_t>(hundredths(now - *t)) : std::nullopt;
+        };
+        s.sinceInbound = since(lastInbound_);
+        s.sinceOutbound = since(lastOutbound_);
+        s.sinceOutboundAttempt = since(lastOutboundAttempt_);
+        s.lastDeliveryFailure = lastDeliveryFailure_;
+        return s;
+    }
+
     // --- snapshots
 
     QueueStatus queueStatus() {
@@ -712,6 +955,7 @@ class SnmpAgent::Impl {
             if (std::holds_alternative<CertificateEvent>(*event)) {
                 storeChanged_ = true;
             }
+            observeDelivery(*event);
             if (const auto notification = notificationFor(*event)) {
                 send(*notification, now, true);
             }
@@ -794,6 +1038,21 @@ class SnmpAgent::Impl {
     std::array<bool, kNotificationTypeCount + 1> disabled_{};
     std::atomic<std::uint64_t> trapsSent_{0};
     std::atomic<std::uint64_t> trapsSuppressed_{0};
+    // MTA tables (mta_mib.h)
+    ComputedTable applTable_;
+    ComputedTable mtaTable_;
+    ComputedTable mtaGroupTable_;
+    std::optional<Clock::time_point> agentStart_;
+    Clock::time_point gatewayStart_{};
+    std::uint64_t seenInbound_ = 0;
+    std::uint64_t seenOutbound_ = 0;
+    std::uint64_t seenAttempts_ = 0;
+    std::optional<Clock::time_point> lastInbound_;
+    std::optional<Clock::time_point> lastOutbound_;
+    std::optional<Clock::time_point> lastOutboundAttempt_;
+    u_long lastInboundStamp_ = 0;
+    u_long lastOutboundStamp_ = 0;
+    std::optional<std::string> lastDeliveryFailure_;
 
     std::mutex pendingMutex_;
     std::deque<Notification> pending_;
@@ -824,3 +1083,232 @@ void SnmpAgent::notifySiemDestination(const std::string& destination, bool up,
 }
 
 }  // namespace tlsgate::snmp
+
+// --- the standard MTA objects (mta_mib.h): pure mapping from a snapshot to column values
+
+namespace tlsgate::snmp::mta {
+namespace {
+
+constexpr std::int64_t kMaxTimeInterval = 2147483647;
+
+Value counter32(std::uint64_t n) {
+    return {Value::Type::Counter32, static_cast<std::int64_t>(n & 0xffffffffULL), {}, {}};
+}
+
+Value gauge32(std::uint64_t n) {
+    return {Value::Type::Gauge32,
+            static_cast<std::int64_t>(std::min<std::uint64_t>(n, 0xffffffffULL)),
+            {},
+            {}};
+}
+
+Value integer32(std::int64_t n) {
+    return {Value::Type::Integer32, n, {}, {}};
+}
+
+Value timeStamp(std::uint32_t ticks) {
+    return {Value::Type::TimeTicks, ticks, {}, {}};
+}
+
+/// TimeInterval: hundredths of a second, 0..2147483647.
+Value timeInterval(std::int64_t hundredths) {
+    return integer32(std::clamp<std::int64_t>(hundredths, 0, kMaxTimeInterval));
+}
+
+Value text(std::string s) {
+    return {Value::Type::Text, 0, std::move(s), {}};
+}
+
+/// A "time since the last ..." column: since the gateway started when there was none (the
+/// same value as mtaGroupCreationTime, which is how a reader tells "never").
+Value since(const std::optional<std::int64_t>& t, const Snapshot& s) {
+    return timeInterval(t.value_or(s.sinceStart));
+}
+
+std::optional<Value> receivingColumn(const Snapshot& s, unsigned column) {
+    switch (column) {
+        case 2:  // mtaGroupReceivedMessages
+            return counter32(s.messagesAccepted);
+        case 3:  // mtaGroupRejectedMessages: 552 after DATA, 530 at MAIL, RCPTs refused
+            return counter32(s.messagesRejected + s.rejectedTlsRequired + s.relayDenied);
+        case 13:  // mtaGroupInboundAssociations
+            return gauge32(static_cast<std::uint64_t>(std::max<std::int64_t>(s.openSessions, 0)));
+        case 15:  // mtaGroupAccumulatedInboundAssociations
+            return counter32(s.inboundConnections);
+        case 17:  // mtaGroupLastInboundActivity
+            return since(s.sinceInbound, s);
+        case 18:  // mtaGroupLastOutboundActivity: the receiving group makes no associations
+        case 34:  // mtaGroupLastOutboundAssociationAttempt
+            return since(std::nullopt, s);
+        case 19:  // mtaGroupRejectedInboundAssociations: refused by the connection limits
+            return counter32(s.connectionsRefusedByLimit);
+        case 21:  // mtaGroupInboundRejectionReason
+            return text(s.connectionsRefusedByLimit == 0 ? "never" : "connection limit reached");
+        case 22:  // mtaGroupOutboundConnectFailureReason
+            return text("never");
+        case 25:  // mtaGroupName
+            return text("receiving");
+        case 28:  // mtaGroupDescription
+            return text("tlsgate receiving: inbound SMTP, messages accepted into the queue");
+        default:
+            return std::nullopt;
+    }
+}
+
+std::optional<Value> sendingColumn(const Snapshot& s, unsigned column) {
+    switch (column) {
+        case 3:  // mtaGroupRejectedMessages: given up on (bounced)
+            return counter32(s.messagesBounced);
+        case 4:  // mtaGroupStoredMessages
+            return gauge32(s.queue.length);
+        case 5:  // mtaGroupTransmittedMessages
+            return counter32(s.messagesDelivered);
+        case 7:  // mtaGroupStoredVolume
+            return gauge32(kiloOctets(s.queue.bytes));
+        case 8:  // mtaGroupTransmittedVolume
+            return counter32(kiloOctets(s.bytesDelivered));
+        case 10:  // mtaGroupStoredRecipients
+            return gauge32(s.queue.recipients);
+        case 12:  // mtaGroupOldestMessageStored
+            return timeInterval(static_cast<std::int64_t>(s.queue.oldestAgeSeconds) * 100);
+        case 16:  // mtaGroupAccumulatedOutboundAssociations
+            return counter32(s.outboundConnections);
+        case 17:  // mtaGroupLastInboundActivity: the sending group accepts no associations
+            return since(std::nullopt, s);
+        case 18:  // mtaGroupLastOutboundActivity
+            return since(s.sinceOutbound, s);
+        case 34:  // mtaGroupLastOutboundAssociationAttempt
+            return since(s.sinceOutboundAttempt, s);
+        case 21:  // mtaGroupInboundRejectionReason
+            return text("never");
+        case 22:  // mtaGroupOutboundConnectFailureReason: the last delivery attempt's failure
+            return text(s.lastDeliveryFailure.value_or("never"));
+        case 25:  // mtaGroupName
+            return text("sending");
+        case 28:  // mtaGroupDescription
+            return text("tlsgate sending: outbound SMTP, delivery from the queue to next hops");
+        default:
+            return std::nullopt;
+    }
+}
+
+}  // namespace
+
+std::uint64_t kiloOctets(std::uint64_t octets) {
+    return octets / 1024 + (octets % 1024 != 0 ? 1 : 0);
+}
+
+std::optional<Value> applColumn(const Snapshot& s, unsigned column) {
+    switch (column) {
+        case 2:  // applName
+            return text("tlsgate");
+        case 3:  // applDirectoryName: no directory entry
+            return text("");
+        case 4:  // applVersion
+            return text(s.version);
+        case 5:  // applUptime: the gateway started as the agent's clock did (see mta_mib.h)
+        case 7:  // applLastChange: up since then
+            return timeStamp(0);
+        case 6:  // applOperStatus: up(1)
+            return integer32(1);
+        case 8:  // applInboundAssociations
+            return gauge32(static_cast<std::uint64_t>(std::max<std::int64_t>(s.openSessions, 0)));
+        case 9:  // applOutboundAssociations: no gauge of open delivery connections
+            return gauge32(0);
+        case 10:  // applAccumulatedInboundAssociations
+            return counter32(s.inboundConnections);
+        case 11:  // applAccumulatedOutboundAssociations
+            return counter32(s.outboundConnections);
+        case 12:  // applLastInboundActivity
+            return timeStamp(s.lastInboundStamp);
+        case 13:  // applLastOutboundActivity
+            return timeStamp(s.lastOutboundStamp);
+        case 14:  // applRejectedInboundAssociations
+            return counter32(s.connectionsRefusedByLimit);
+        case 15:  // applFailedOutboundAssociations: no counter of failed connects
+            return counter32(0);
+        case 16:  // applDescription
+            return text("tlsgate SMTP TLS gateway");
+        case 17:  // applURL
+            return text("");
+        default:
+            return std::nullopt;
+    }
+}
+
+std::optional<Value> mtaColumn(const Snapshot& s, unsigned column) {
+    switch (column) {
+        case 1:  // mtaReceivedMessages
+            return counter32(s.messagesAccepted);
+        case 2:  // mtaStoredMessages
+            return gauge32(s.queue.length);
+        case 3:  // mtaTransmittedMessages
+            return counter32(s.messagesDelivered);
+        case 4:  // mtaReceivedVolume
+            return counter32(kiloOctets(s.bytesAccepted));
+        case 5:  // mtaStoredVolume
+            return gauge32(kiloOctets(s.queue.bytes));
+        case 6:  // mtaTransmittedVolume
+            return counter32(kiloOctets(s.bytesDelivered));
+        case 8:  // mtaStoredRecipients
+            return gauge32(s.queue.recipients);
+        case 7:   // mtaReceivedRecipients: no recipient counters (yet)
+        case 9:   // mtaTransmittedRecipients
+        case 10:  // mtaSuccessfulConvertedMessages: tlsgate converts nothing
+        case 11:  // mtaFailedConvertedMessages
+        case 12:  // mtaLoopsDetected: no loop detection
+            return counter32(0);
+        default:
+            return std::nullopt;
+    }
+}
+
+std::optional<Value> mtaGroupColumn(const Snapshot& s, std::uint32_t group, unsigned column) {
+    if (group != kReceivingGroup && group != kSendingGroup) {
+        return std::nullopt;
+    }
+    if (auto v = group == kReceivingGroup ? receivingColumn(s, column) : sendingColumn(s, column)) {
+        return v;
+    }
+    // What both groups show the same way, and the other group's side of the traffic.
+    switch (column) {
+        case 2:   // mtaGroupReceivedMessages (sending: receives from no one)
+        case 3:   // mtaGroupRejectedMessages
+        case 5:   // mtaGroupTransmittedMessages (receiving: hands to the queue, sends nothing)
+        case 8:   // mtaGroupTransmittedVolume
+        case 9:   // mtaGroupReceivedRecipients: no recipient counters (yet)
+        case 11:  // mtaGroupTransmittedRecipients
+        case 15:  // mtaGroupAccumulatedInboundAssociations
+        case 16:  // mtaGroupAccumulatedOutboundAssociations
+        case 19:  // mtaGroupRejectedInboundAssociations
+        case 20:  // mtaGroupFailedOutboundAssociations: no counter of failed connects
+        case 26:  // mtaGroupSuccessfulConvertedMessages
+        case 27:  // mtaGroupFailedConvertedMessages
+        case 33:  // mtaGroupLoopsDetected
+            return counter32(0);
+        case 6:  // mtaGroupReceivedVolume
+            return counter32(group == kReceivingGroup ? kiloOctets(s.bytesAccepted) : 0);
+        case 4:   // mtaGroupStoredMessages (receiving: the queue belongs to sending)
+        case 7:   // mtaGroupStoredVolume
+        case 10:  // mtaGroupStoredRecipients
+        case 13:  // mtaGroupInboundAssociations
+        case 14:  // mtaGroupOutboundAssociations: no gauge of open delivery connections
+            return gauge32(0);
+        case 12:  // mtaGroupOldestMessageStored
+        case 23:  // mtaGroupScheduledRetry: not known per group
+            return timeInterval(0);
+        case 24:  // mtaGroupMailProtocol: {applTCPProtoID 25}
+            return Value{Value::Type::Oid, 0, {}, kSmtpProtocol};
+        case 29:  // mtaGroupURL
+        case 32:  // mtaGroupOldestMessageId: not known
+            return text("");
+        case 30:  // mtaGroupCreationTime: the gateway's start
+            return timeInterval(s.sinceStart);
+        case 31:  // mtaGroupHierarchy: both groups together are one breakdown of the MTA
+            return integer32(-1);
+        default:
+            return std::nullopt;
+    }
+}
+
+}  // namespace tlsgate::snmp::mta

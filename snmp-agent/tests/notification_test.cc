@@ -1,6 +1,8 @@
-// Unit tests of the event-to-notification mapping, DateAndTime and text limits. No Net-SNMP,
-// single-threaded; failures are gtest assertions.
+// Unit tests of the event-to-notification mapping, DateAndTime and text limits, and of the
+// standard MTA tables' columns (mta_mib.h). No Net-SNMP, single-threaded; failures are gtest
+// assertions.
 #include "tlsgate/snmp/notification.h"
+#include "tlsgate/snmp/mta_mib.h"
 
 #include <gtest/gtest.h>
 
@@ -190,6 +192,174 @@ TEST(Notification, TruncateUtf8KeepsWholeCharacters) {
     EXPECT_EQ(truncateUtf8("a\xc3\xbc", 2), "a");  // ü is two octets
     EXPECT_EQ(truncateUtf8("a\xc3\xbc", 3), "a\xc3\xbc");
     EXPECT_EQ(truncateUtf8(std::string(2000, 'x'), 1024).size(), 1024u);
+}
+
+// --- the standard MTA tables (mta_mib.h)
+
+mta::Snapshot busySnapshot() {
+    mta::Snapshot s;
+    s.version = "1.2.3";
+    s.inboundConnections = 7;
+    s.connectionsRefusedByLimit = 2;
+    s.messagesAccepted = 5;
+    s.bytesAccepted = 3000;
+    s.messagesRejected = 1;
+    s.rejectedTlsRequired = 2;
+    s.relayDenied = 3;
+    s.openSessions = 4;
+    s.outboundConnections = 6;
+    s.messagesDelivered = 3;
+    s.bytesDelivered = 2048;
+    s.messagesBounced = 1;
+    s.queue.length = 2;
+    s.queue.oldestAgeSeconds = 90;
+    s.queue.bytes = 1025;
+    s.queue.recipients = 3;
+    s.lastInboundStamp = 1234;
+    s.lastOutboundStamp = 567;
+    s.sinceStart = 100000;
+    s.sinceInbound = 0;
+    s.sinceOutbound = 500;
+    s.sinceOutboundAttempt = 200;
+    s.lastDeliveryFailure = "4.4.1 connection refused";
+    return s;
+}
+
+std::int64_t number(const std::optional<mta::Value>& v, mta::Value::Type type) {
+    EXPECT_TRUE(v.has_value());
+    if (!v) {
+        return -1;
+    }
+    EXPECT_EQ(v->type, type);
+    return v->number;
+}
+
+std::string text(const std::optional<mta::Value>& v) {
+    EXPECT_TRUE(v.has_value());
+    if (!v) {
+        return "<none>";
+    }
+    EXPECT_EQ(v->type, mta::Value::Type::Text);
+    return v->text;
+}
+
+using T = mta::Value::Type;
+
+TEST(MtaMib, EveryColumnOfEveryRowHasAValue) {
+    const auto s = busySnapshot();
+    for (unsigned c = mta::kApplMinColumn; c <= mta::kApplMaxColumn; ++c) {
+        EXPECT_TRUE(mta::applColumn(s, c).has_value()) << "applTable column " << c;
+    }
+    for (unsigned c = mta::kMtaMinColumn; c <= mta::kMtaMaxColumn; ++c) {
+        EXPECT_TRUE(mta::mtaColumn(s, c).has_value()) << "mtaTable column " << c;
+    }
+    for (const auto group : {mta::kReceivingGroup, mta::kSendingGroup}) {
+        for (unsigned c = mta::kGroupMinColumn; c <= mta::kGroupMaxColumn; ++c) {
+            EXPECT_TRUE(mta::mtaGroupColumn(s, group, c).has_value())
+                << "mtaGroupTable group " << group << " column " << c;
+        }
+    }
+    EXPECT_FALSE(mta::applColumn(s, 1).has_value());  // applIndex: not-accessible
+    EXPECT_FALSE(mta::applColumn(s, 18).has_value());
+    EXPECT_FALSE(mta::mtaColumn(s, 13).has_value());
+    EXPECT_FALSE(mta::mtaGroupColumn(s, mta::kReceivingGroup, 1).has_value());
+    EXPECT_FALSE(mta::mtaGroupColumn(s, mta::kReceivingGroup, 35).has_value());
+    EXPECT_FALSE(mta::mtaGroupColumn(s, 3, 2).has_value());
+}
+
+TEST(MtaMib, ApplTableRow) {
+    const auto s = busySnapshot();
+    EXPECT_EQ(text(mta::applColumn(s, 2)), "tlsgate");
+    EXPECT_EQ(text(mta::applColumn(s, 4)), "1.2.3");
+    EXPECT_EQ(number(mta::applColumn(s, 5), T::TimeTicks), 0);  // applUptime
+    EXPECT_EQ(number(mta::applColumn(s, 6), T::Integer32), 1);  // up(1)
+    EXPECT_EQ(number(mta::applColumn(s, 8), T::Gauge32), 4);    // open sessions
+    EXPECT_EQ(number(mta::applColumn(s, 9), T::Gauge32), 0);
+    EXPECT_EQ(number(mta::applColumn(s, 10), T::Counter32), 7);
+    EXPECT_EQ(number(mta::applColumn(s, 11), T::Counter32), 6);
+    EXPECT_EQ(number(mta::applColumn(s, 12), T::TimeTicks), 1234);
+    EXPECT_EQ(number(mta::applColumn(s, 13), T::TimeTicks), 567);
+    EXPECT_EQ(number(mta::applColumn(s, 14), T::Counter32), 2);
+}
+
+TEST(MtaMib, MtaTableRow) {
+    const auto s = busySnapshot();
+    EXPECT_EQ(number(mta::mtaColumn(s, 1), T::Counter32), 5);
+    EXPECT_EQ(number(mta::mtaColumn(s, 2), T::Gauge32), 2);
+    EXPECT_EQ(number(mta::mtaColumn(s, 3), T::Counter32), 3);
+    EXPECT_EQ(number(mta::mtaColumn(s, 4), T::Counter32), 3);  // 3000 octets: 3 K-octets
+    EXPECT_EQ(number(mta::mtaColumn(s, 5), T::Gauge32), 2);    // 1025 octets: 2 K-octets
+    EXPECT_EQ(number(mta::mtaColumn(s, 6), T::Counter32), 2);
+    EXPECT_EQ(number(mta::mtaColumn(s, 8), T::Gauge32), 3);
+}
+
+TEST(MtaMib, ReceivingGroup) {
+    const auto s = busySnapshot();
+    const auto g = [&s](unsigned c) { return mta::mtaGroupColumn(s, mta::kReceivingGroup, c); };
+    EXPECT_EQ(number(g(2), T::Counter32), 5);
+    EXPECT_EQ(number(g(3), T::Counter32), 6);  // 552 + 530 + relay denied
+    EXPECT_EQ(number(g(4), T::Gauge32), 0);    // the queue is the sending group's
+    EXPECT_EQ(number(g(5), T::Counter32), 0);
+    EXPECT_EQ(number(g(6), T::Counter32), 3);
+    EXPECT_EQ(number(g(13), T::Gauge32), 4);
+    EXPECT_EQ(number(g(15), T::Counter32), 7);
+    EXPECT_EQ(number(g(17), T::Integer32), 0);       // active now
+    EXPECT_EQ(number(g(18), T::Integer32), 100000);  // never: since creation
+    EXPECT_EQ(number(g(19), T::Counter32), 2);
+    EXPECT_EQ(text(g(21)), "connection limit reached");
+    EXPECT_EQ(text(g(22)), "never");
+    EXPECT_EQ(text(g(25)), "receiving");
+    EXPECT_EQ(number(g(30), T::Integer32), 100000);
+    EXPECT_EQ(number(g(31), T::Integer32), -1);
+    const auto protocol = g(24);
+    ASSERT_TRUE(protocol.has_value());
+    EXPECT_EQ(protocol->type, T::Oid);
+    EXPECT_EQ(protocol->oid, (std::vector<std::uint32_t>{1, 3, 6, 1, 2, 1, 27, 4, 25}));
+}
+
+TEST(MtaMib, SendingGroup) {
+    const auto s = busySnapshot();
+    const auto g = [&s](unsigned c) { return mta::mtaGroupColumn(s, mta::kSendingGroup, c); };
+    EXPECT_EQ(number(g(2), T::Counter32), 0);
+    EXPECT_EQ(number(g(3), T::Counter32), 1);  // bounced
+    EXPECT_EQ(number(g(4), T::Gauge32), 2);
+    EXPECT_EQ(number(g(5), T::Counter32), 3);
+    EXPECT_EQ(number(g(6), T::Counter32), 0);
+    EXPECT_EQ(number(g(7), T::Gauge32), 2);
+    EXPECT_EQ(number(g(8), T::Counter32), 2);
+    EXPECT_EQ(number(g(10), T::Gauge32), 3);
+    EXPECT_EQ(number(g(12), T::Integer32), 9000);  // 90 s in hundredths
+    EXPECT_EQ(number(g(13), T::Gauge32), 0);
+    EXPECT_EQ(number(g(16), T::Counter32), 6);
+    EXPECT_EQ(number(g(17), T::Integer32), 100000);
+    EXPECT_EQ(number(g(18), T::Integer32), 500);
+    EXPECT_EQ(number(g(34), T::Integer32), 200);
+    EXPECT_EQ(text(g(21)), "never");
+    EXPECT_EQ(text(g(22)), "4.4.1 connection refused");
+    EXPECT_EQ(text(g(25)), "sending");
+}
+
+TEST(MtaMib, QuietGatewayAndWrapping) {
+    mta::Snapshot s;
+    s.sinceStart = 4200;
+    const auto send = [&s](unsigned c) { return mta::mtaGroupColumn(s, mta::kSendingGroup, c); };
+    EXPECT_EQ(text(send(22)), "never");
+    EXPECT_EQ(number(send(18), T::Integer32), 4200);
+    EXPECT_EQ(text(mta::mtaGroupColumn(s, mta::kReceivingGroup, 21)), "never");
+    EXPECT_EQ(number(mta::applColumn(s, 12), T::TimeTicks), 0);
+    s.lastDeliveryFailure = "";
+    EXPECT_EQ(text(send(22)), "");  // the last attempt succeeded
+    // Counter32 wraps; Gauge32 and TimeInterval saturate.
+    s.messagesAccepted = 0x100000005ULL;
+    EXPECT_EQ(number(mta::mtaColumn(s, 1), T::Counter32), 5);
+    s.queue.bytes = 1ULL << 50;  // 2^40 K-octets
+    EXPECT_EQ(number(mta::mtaColumn(s, 5), T::Gauge32), 0xffffffffLL);
+    s.sinceStart = 1LL << 40;
+    EXPECT_EQ(number(send(30), T::Integer32), 2147483647);
+    EXPECT_EQ(mta::kiloOctets(0), 0u);
+    EXPECT_EQ(mta::kiloOctets(1), 1u);
+    EXPECT_EQ(mta::kiloOctets(1024), 1u);
+    EXPECT_EQ(mta::kiloOctets(1025), 2u);
 }
 
 }  // namespace

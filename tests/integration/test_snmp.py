@@ -2,10 +2,12 @@
 SMTP sessions, the settings and the certificate table match the configuration and
 `certmgr list --json`, notifications reach snmptrapd with the gateway's host name first
 (certificate changed, TLS required), SNMPv3 authPriv reads work and a wrong key fails, and the
-subagent answers again within 10 s after snmpd is killed and restarted.
+subagent answers again within 10 s after snmpd is killed and restarted. The standard MTA objects
+(NETWORK-SERVICES-MIB applTable, MAIL-MONITOR-MIB mtaTable and mtaGroupTable, applIndex 1) show
+the same messages and queue; snmpd runs with -I -mta_sendmail so that the subagent can serve them.
 
 Numeric OIDs throughout (TLSGATE-MIB root 1.3.6.1.4.1.8072.9999.9999.1): Debian ships no IETF
-base MIBs. Run by ctest as `integration.snmp`.
+base MIBs, nor NETWORK-SERVICES-MIB and MTA-MIB. Run by ctest as `integration.snmp`.
 """
 
 import os
@@ -31,6 +33,22 @@ TRAPS_SENT = f"{ROOT}.1.8.1.0"
 NOTIFY = f"{ROOT}.1.9"
 TRAP_TLS_REQUIRED = f".{ROOT}.0.2"
 TRAP_CERT_CHANGED = f".{ROOT}.0.8"
+QUEUE_LENGTH = f"{ROOT}.1.5.1.0"
+# NETWORK-SERVICES-MIB (RFC 2788) applEntry and MAIL-MONITOR-MIB (RFC 2789) mtaEntry /
+# mtaGroupEntry; tlsgate's applIndex is 1, its groups 1 (receiving) and 2 (sending).
+APPL_ENTRY = "1.3.6.1.2.1.27.1.1"
+MTA_ENTRY = "1.3.6.1.2.1.28.1.1"
+MTA_GROUP_ENTRY = "1.3.6.1.2.1.28.2.1"
+APPL_NAME = f"{APPL_ENTRY}.2.1"
+APPL_OPER_STATUS = f"{APPL_ENTRY}.6.1"
+APPL_ACCUMULATED_INBOUND = f"{APPL_ENTRY}.10.1"
+MTA_RECEIVED_MESSAGES = f"{MTA_ENTRY}.1.1"
+MTA_STORED_MESSAGES = f"{MTA_ENTRY}.2.1"
+MTA_RECEIVED_VOLUME = f"{MTA_ENTRY}.4.1"
+GROUP_RECEIVED_MESSAGES = f"{MTA_GROUP_ENTRY}.2.1.1"   # receiving
+GROUP_STORED_MESSAGES = f"{MTA_GROUP_ENTRY}.4.1.2"     # sending
+GROUP_NAME = f"{MTA_GROUP_ENTRY}.25.1"
+GROUP_MAIL_PROTOCOL = f"{MTA_GROUP_ENTRY}.24.1"
 RESTART_LIMIT = 10  # seconds for the subagent to answer again after snmpd restarts
 SOURCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -175,6 +193,60 @@ class SnmpAgentTest(unittest.TestCase):
         for cert_id, row in shown.items():
             self.assertEqual(row[3], listed[cert_id]["subject"])
             self.assertEqual(row[-1], listed[cert_id]["sha256_fingerprint"])
+
+    # -- the standard MTA objects (RFC 2788 / RFC 2789), by numeric OID
+
+    def number(self, oid, kind):
+        value = self.lab.get(oid)
+        self.assertIsNotNone(value, f"no answer for {oid}")
+        self.assertEqual(value[0], kind, oid)
+        return int(value[1].split()[0])
+
+    def test_mta_objects_after_a_message(self):
+        self.assertEqual(self.lab.get(APPL_NAME), ("STRING", "tlsgate"))
+        self.assertEqual(self.lab.get(APPL_OPER_STATUS), ("INTEGER", "1"))  # up(1)
+        before = self.number(MTA_RECEIVED_MESSAGES, "Counter32")
+        marker = unique("snmp-mta")
+        with smtp_connect(self.gw.port) as smtp:
+            smtp.starttls(context=client_context())
+            smtp.ehlo("client.example.test")
+            smtp.sendmail("a@x.example", ["b@y.example"], message(marker))
+        # mtaReceivedMessages is tlsgateInMessagesAccepted (a Counter32 of it), and the
+        # receiving group's mtaGroupReceivedMessages is the same.
+        wait_for(lambda: self.number(MTA_RECEIVED_MESSAGES, "Counter32") >= before + 1,
+                 EVENT_TIMEOUT, f"mtaReceivedMessages.1 moving from {before}")
+        wait_for(lambda: self.number(MTA_RECEIVED_MESSAGES, "Counter32") ==
+                 self.counter(IN_MESSAGES_ACCEPTED) % 2**32 ==
+                 self.number(GROUP_RECEIVED_MESSAGES, "Counter32"), EVENT_TIMEOUT,
+                 "mtaReceivedMessages.1 = tlsgateInMessagesAccepted = mtaGroupReceivedMessages.1.1")
+        self.assertGreaterEqual(self.number(MTA_RECEIVED_VOLUME, "Counter32"), 1)  # K-octets
+        self.assertGreaterEqual(self.number(APPL_ACCUMULATED_INBOUND, "Counter32"), 1)
+        # Every attempt is deferred (send_section's black hole): the message stays queued, and
+        # mtaStoredMessages.1 (and the sending group's mtaGroupStoredMessages.1.2) count it
+        # (the agent caches the spool listing for 3 s).
+        wait_for(lambda: len(self.gw.queue_ids()) ==
+                 self.number(MTA_STORED_MESSAGES, "Gauge32") ==
+                 self.number(GROUP_STORED_MESSAGES, "Gauge32") ==
+                 self.number(QUEUE_LENGTH, "Gauge32") >= 1, EVENT_TIMEOUT,
+                 "mtaStoredMessages.1 = mtaGroupStoredMessages.1.2 = the queue's length")
+
+    def test_mta_tables_shape(self):
+        """snmpwalk (GETNEXT through the tables): one applTable row, one mtaTable row, two
+        groups, with their names and SMTP as the mail protocol."""
+        appl = self.lab.walk("1.3.6.1.2.1.27")
+        self.assertEqual(sorted(int(oid.split(".")[-2]) for oid in appl if
+                                oid.startswith("." + APPL_ENTRY + ".")), list(range(2, 18)))
+        self.assertTrue(all(oid.endswith(".1") for oid in appl), appl)
+        mta = self.lab.walk("1.3.6.1.2.1.28")
+        rows = [oid for oid in mta if oid.startswith("." + MTA_ENTRY + ".")]
+        self.assertEqual(len(rows), 12, rows)
+        groups = [oid for oid in mta if oid.startswith("." + MTA_GROUP_ENTRY + ".")]
+        self.assertEqual(len(groups), 33 * 2, groups)
+        self.assertEqual(mta[f".{GROUP_NAME}.1"], ("STRING", "receiving"))
+        self.assertEqual(mta[f".{GROUP_NAME}.2"], ("STRING", "sending"))
+        for group in (1, 2):
+            self.assertEqual(mta[f".{GROUP_MAIL_PROTOCOL}.{group}"],
+                             ("OID", ".1.3.6.1.2.1.27.4.25"))  # {applTCPProtoID 25}: SMTP
 
     # -- notifications
 

@@ -1,8 +1,9 @@
 // The SNMP AgentX subagent: serves TLSGATE-MIB (gateway, settings, counters, gauges, the
-// certificate and SIEM destination tables) through the system's snmpd and sends its
-// notifications. All Net-SNMP calls happen on the one "snmp" thread it owns (Net-SNMP is not
-// thread-safe); start()/stop()/notifySiemDestination() may be called from any thread. Problems
-// after start (no master agent, a failed send) are logged to "tlsgate.snmp", never thrown.
+// certificate and SIEM destination tables) and the standard MTA objects (mta_mib.h: applTable,
+// mtaTable, mtaGroupTable) through the system's snmpd and sends its notifications. All Net-SNMP
+// calls happen on the one "snmp" thread it owns (Net-SNMP is not thread-safe);
+// start()/stop()/notifySiemDestination() may be called from any thread. Problems after start (no
+// master agent, a failed send) are logged to "tlsgate.snmp", never thrown.
 #pragma once
 
 #include <cstdint>
@@ -24,10 +25,13 @@ struct GatewayConfig;
 
 namespace tlsgate::snmp {
 
-/// tlsgateQueueLength and tlsgateQueueOldestAge.
+/// tlsgateQueueLength and tlsgateQueueOldestAge; also mtaStoredMessages/Volume/Recipients and
+/// the sending group's stored columns (mta_mib.h).
 struct QueueStatus {
     std::uint32_t length = 0;
     std::uint32_t oldestAgeSeconds = 0;  ///< 0 when the queue is empty
+    std::uint64_t bytes = 0;             ///< total size of the queued messages (0: not known)
+    std::uint32_t recipients = 0;        ///< recipients still to deliver (0: not known)
 };
 
 /// One row of tlsgateSiemDestTable.
