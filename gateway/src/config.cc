@@ -17,9 +17,14 @@
 #include <cerrno>
 #include <charconv>
 #include <map>
+#include <set>
 #include <sstream>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
+
+#include "tlsgate/siem/context.h"
+#include "tlsgate/siem/settings.h"
 
 namespace tlsgate::gateway {
 namespace {
@@ -49,8 +54,26 @@ const std::vector<KnownSection>& knownSections() {
         {"snmp",
          {"enabled", "agentx_socket", "ping_interval", "traps", "disabled_traps", "trap_limit",
           "trap_interval"}},
+        {"siem",
+         {"destinations", "host_name", "app_name", "facility", "enterprise_number",
+          "leef_delimiter", "stop_timeout"}},
     };
     return sections;
+}
+
+/// "siem." + NAME: one section per SIEM destination, its keys those of siemDestinationKeyNames().
+constexpr std::string_view kSiemDestinationPrefix = "siem.";
+
+bool isSiemDestinationSection(std::string_view name) {
+    return name.starts_with(kSiemDestinationPrefix);
+}
+
+bool isSiemDestinationKey(std::string_view key) {
+    if (key.starts_with("kafka.")) {
+        return key.size() > 6;  // a librdkafka property, passed through
+    }
+    const auto& names = siemDestinationKeyNames();
+    return key != "kafka.*" && std::find(names.begin(), names.end(), key) != names.end();
 }
 
 const KnownSection* findSection(std::string_view name) {
@@ -79,6 +102,7 @@ std::string knownSectionNames() {
     for (const auto& section : knownSections()) {
         names.push_back(section.name);
     }
+    names.push_back("siem.NAME");
     return joined(names);
 }
 
@@ -99,6 +123,25 @@ std::string lower(std::string_view text) {
         }
     }
     return out;
+}
+
+/// The names of siem.destinations as the structure check sees them: split at commas, trimmed,
+/// lower case (section names are case-insensitive). The loader checks them properly.
+std::vector<std::string> looseNames(std::string_view text) {
+    std::vector<std::string> names;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto comma = text.find(',', start);
+        if (comma == std::string_view::npos) {
+            comma = text.size();
+        }
+        std::string name = lower(trim(text.substr(start, comma - start)));
+        if (!name.empty()) {
+            names.push_back(std::move(name));
+        }
+        start = comma + 1;
+    }
+    return names;
 }
 
 /// The whole file, or ConfigError "FILE: cannot read: reason". Read here rather than by Poco
@@ -143,16 +186,26 @@ std::string readFile(const std::string& file) {
     return text;
 }
 
+/// What the structure check hands on: the text for Poco and the "section.key" names it sets.
+struct CheckedText {
+    std::string text;
+    std::vector<std::string> keys;
+};
+
 /// Checks the file's structure line by line (sections and keys known, each key once, every
-/// line a comment, a [section] or key = value) and returns the text Poco is given: '#' comments
-/// blanked, section names lower-cased. Poco alone would read a '#' line as a key and accept
-/// typos, lines without '=' and repeated keys silently.
-std::string checkStructure(const std::string& text, const std::string& label) {
+/// line a comment, a [section] or key = value; [siem.NAME] only for names in siem.destinations)
+/// and returns the text Poco is given: '#' comments blanked, section names lower-cased. Poco
+/// alone would read a '#' line as a key and accept typos, lines without '=' and repeated keys
+/// silently.
+CheckedText checkStructure(const std::string& text, const std::string& label) {
     std::istringstream in(text);
     std::ostringstream out;
     std::string line;
     std::string section;
     std::map<std::string, int> seenAt;  // "section.key" -> line number
+    std::vector<std::string> keys;
+    std::vector<std::string> siemSections;  // [siem.NAME] as written, checked at the end
+    std::string siemDestinations;           // siem.destinations as written
     int number = 0;
     const auto syntax = [&](const std::string& what) {
         return ConfigError(label + ": cannot read: line " + std::to_string(number) + ": " + what);
@@ -174,6 +227,12 @@ std::string checkStructure(const std::string& text, const std::string& label) {
                 throw syntax("\"" + t + "\": unexpected text after the section name");
             }
             const std::string name = trim(std::string_view(t).substr(1, close - 1));
+            if (isSiemDestinationSection(lower(name))) {
+                section = lower(name);
+                siemSections.push_back(name);
+                out << '[' << section << "]\n";
+                continue;
+            }
             if (findSection(lower(name)) == nullptr) {
                 throw ConfigError(label + ": [" + name + "]: unknown section (known sections: " +
                                   knownSectionNames() + ")");
@@ -194,9 +253,16 @@ std::string checkStructure(const std::string& text, const std::string& label) {
             throw ConfigError(label + ": " + key + ": key outside any section (known sections: " +
                               knownSectionNames() + ")");
         }
-        const KnownSection* known = findSection(section);
         const std::string lowerKey = lower(key);
-        if (std::find(known->keys.begin(), known->keys.end(), lowerKey) == known->keys.end()) {
+        if (isSiemDestinationSection(section)) {
+            if (!isSiemDestinationKey(lowerKey)) {
+                throw ConfigError(label + ": " + section + "." + key +
+                                  ": unknown key (known keys in [" + section +
+                                  "]: " + joined(siemDestinationKeyNames()) + ")");
+            }
+        } else if (const KnownSection* known = findSection(section);
+                   std::find(known->keys.begin(), known->keys.end(), lowerKey) ==
+                   known->keys.end()) {
             throw ConfigError(label + ": " + section + "." + key +
                               ": unknown key (known keys in [" + section +
                               "]: " + joined(known->keys) + ")");
@@ -206,28 +272,40 @@ std::string checkStructure(const std::string& text, const std::string& label) {
             throw ConfigError(label + ": " + fullKey + ": set twice (lines " +
                               std::to_string(it->second) + " and " + std::to_string(number) + ")");
         }
+        if (fullKey == "siem.destinations") {
+            siemDestinations = t.substr(equals + 1);
+        }
+        keys.push_back(fullKey);
         out << t << '\n';
     }
-    return out.str();
+    // Only now: [siem] may follow the [siem.NAME] sections it names.
+    const auto names = looseNames(siemDestinations);
+    for (const auto& written : siemSections) {
+        const std::string name = lower(written).substr(kSiemDestinationPrefix.size());
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            throw ConfigError(
+                label + ": [" + written + "]: unknown section (siem.destinations does not name \"" +
+                name + "\"; " +
+                (names.empty() ? std::string("it is empty") : "it names: " + joined(names)) + ")");
+        }
+    }
+    return {out.str(), std::move(keys)};
 }
 
 /// "section.key" -> trimmed value, for the keys the file sets.
 using Values = std::map<std::string, std::string>;
 
 Values readValues(const std::string& text, const std::string& label) {
-    const std::string normalized = checkStructure(text, label);
+    const CheckedText checked = checkStructure(text, label);
     Values values;
     try {
-        std::istringstream in(normalized);
+        std::istringstream in(checked.text);
         Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini(
             new Poco::Util::IniFileConfiguration(in));
-        for (const auto& section : knownSections()) {
-            for (const auto key : section.keys) {
-                const std::string fullKey = std::string(section.name) + "." + std::string(key);
-                if (ini->hasProperty(fullKey)) {
-                    // Raw: no ${...} expansion, a value means what it says.
-                    values[fullKey] = trim(ini->getRawString(fullKey));
-                }
+        for (const auto& fullKey : checked.keys) {  // each a known key, each once
+            if (ini->hasProperty(fullKey)) {
+                // Raw: no ${...} expansion, a value means what it says.
+                values[fullKey] = trim(ini->getRawString(fullKey));
             }
         }
     } catch (const Poco::Exception& e) {
@@ -332,6 +410,7 @@ class Loader {
             absolutePath("spool.directory", (c.gateway.stateDirectory / "spool").string());
         loadCertificates(c.certificates, c.gateway.stateDirectory);
         loadSnmp(c.snmp);
+        loadSiem(c.siem, c.gateway);
         checkCrossFieldRules(c);
         return c;
     }
@@ -659,6 +738,134 @@ class Loader {
             std::chrono::seconds(integer("snmp.trap_interval", 60, 1, 86400, "seconds"));
     }
 
+    /// [siem] and the [siem.NAME] sections of the names in siem.destinations, in that order.
+    void loadSiem(SiemConfig& s, const GatewaySettings& g) const {
+        const std::string list = value("siem.destinations", "");
+        std::vector<std::string> names;
+        for (const auto& item : splitList(list)) {
+            const std::string name = lower(item);
+            const bool ok =
+                !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                                     std::string::npos;
+            if (!ok || std::find(names.begin(), names.end(), name) != names.end()) {
+                fail("siem.destinations", list,
+                     "expected a comma-separated list of distinct destination names of letters, "
+                     "digits, '-' and '_' (\"" +
+                         item + "\" is not one)");
+            }
+            names.push_back(name);
+        }
+        for (const auto& name : names) {
+            const std::string prefix = std::string(kSiemDestinationPrefix) + name + ".";
+            if (values_.find(prefix + "type") == values_.end()) {
+                fail("siem.destinations", list,
+                     "expected a [siem.NAME] section setting type for each name ([siem." + name +
+                         "] does not)");
+            }
+            siem::DestinationSettings d;
+            d.name = name;
+            // Lossless by default: spill to disk under the state directory.
+            d.bufferDir = (g.stateDirectory / "siem" / name).string();
+            for (auto it = values_.lower_bound(prefix);
+                 it != values_.end() && it->first.starts_with(prefix); ++it) {
+                try {
+                    siem::applyDestinationKey(d, std::string_view(it->first).substr(prefix.size()),
+                                              it->second);
+                } catch (const std::invalid_argument& e) {
+                    throw ConfigError(label_ + ": " + prefix + e.what());
+                }
+            }
+            if (!d.bufferDir.empty() && d.bufferDir.front() != '/') {
+                fail(prefix + "buffer_dir", d.bufferDir,
+                     "expected an absolute directory path (starting with /), or nothing for no "
+                     "disk buffer");
+            }
+            s.settings.destinations.push_back(std::move(d));
+        }
+
+        siem::FormatContext& context = s.settings.context;
+        const std::string host = value("siem.host_name", "");
+        std::array<unsigned char, sizeof(in6_addr)> address{};
+        if (host.empty()) {
+            context.observerHost = g.hostname;
+        } else if (isDnsName(host) || ::inet_pton(AF_INET, host.c_str(), address.data()) == 1 ||
+                   ::inet_pton(AF_INET6, host.c_str(), address.data()) == 1) {
+            context.observerHost = host;
+        } else {
+            fail("siem.host_name", host,
+                 "expected a DNS name or an IP address, or nothing for gateway.hostname");
+        }
+        const std::string app = value("siem.app_name", "tlsgate");
+        const bool printable =
+            std::all_of(app.begin(), app.end(), [](char c) { return c > ' ' && c < 0x7f; });
+        if (app.empty() || app.size() > 48 || !printable) {
+            fail("siem.app_name", app,
+                 "expected 1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)");
+        }
+        context.appName = app;
+        const std::string facility = value("siem.facility", "mail");
+        if (const auto f = siem::syslogFacilityFromName(lower(facility))) {
+            context.facility = *f;
+        } else {
+            fail("siem.facility", facility,
+                 "expected a syslog facility name: kern, user, mail, daemon, auth, syslog, lpr, "
+                 "news, uucp, cron, authpriv, ftp, ntp, audit, alert, clock, local0 to local7");
+        }
+        const std::string pen =
+            value("siem.enterprise_number", std::to_string(siem::kDocumentationPen));
+        if (const auto n = parseInt(pen, 1, 2147483647)) {
+            context.enterpriseNumber = static_cast<std::uint32_t>(*n);
+        } else {
+            fail("siem.enterprise_number", pen,
+                 "expected an IANA private enterprise number (a whole number between 1 and "
+                 "2147483647)");
+        }
+        const std::string delimiter = value("siem.leef_delimiter", "tab");
+        if (lower(delimiter) == "tab") {
+            context.leefDelimiter = '\t';
+        } else if (delimiter.size() == 1 && delimiter[0] > ' ' && delimiter[0] < 0x7f &&
+                   delimiter[0] != '=' && delimiter[0] != '|') {
+            context.leefDelimiter = delimiter[0];
+        } else {
+            fail("siem.leef_delimiter", delimiter,
+                 "expected tab or one printable ASCII character other than '=' and '|' (e.g. ^)");
+        }
+        s.stopTimeout = duration("siem.stop_timeout", "5s", std::chrono::minutes(5));
+        try {
+            siem::validateSettings(s.settings);
+        } catch (const std::invalid_argument& e) {
+            throw ConfigError(label_ + ": " + e.what());
+        }
+    }
+
+    /// "500ms", "5s" or "2m" (the [siem.NAME] durations' syntax), at most `max`.
+    std::chrono::milliseconds duration(const std::string& key, const std::string& fallback,
+                                       std::chrono::milliseconds max) const {
+        const std::string text = value(key, fallback);
+        std::string_view digits = text;
+        std::int64_t unit = 0;
+        if (digits.ends_with("ms")) {
+            unit = 1;
+            digits.remove_suffix(2);
+        } else if (digits.ends_with('s')) {
+            unit = 1000;
+            digits.remove_suffix(1);
+        } else if (digits.ends_with('m')) {
+            unit = 60000;
+            digits.remove_suffix(1);
+        }
+        std::int64_t number = 0;
+        const auto* end = digits.data() + digits.size();
+        const auto [ptr, ec] = std::from_chars(digits.data(), end, number);
+        if (unit == 0 || digits.empty() || ec != std::errc() || ptr != end || number < 0 ||
+            number > max.count() / unit) {
+            fail(key, text,
+                 "expected a duration such as 500ms, 5s or 2m, at most " +
+                     std::to_string(max.count() / 1000) + "s");
+        }
+        return std::chrono::milliseconds(number * unit);
+    }
+
     /// "unix:/path", "/path" or "tcp:host:port" with a port from 1 to 65535.
     static bool isAgentxSocket(const std::string& text) {
         if (text.rfind("unix:/", 0) == 0 || (!text.empty() && text.front() == '/')) {
@@ -722,6 +929,31 @@ class Loader {
 };
 
 }  // namespace
+
+const std::vector<std::string_view>& siemDestinationKeyNames() {
+    static const std::vector<std::string_view> names{"type",
+                                                     "format",
+                                                     "host",
+                                                     "port",
+                                                     "ca_file",
+                                                     "server_name",
+                                                     "client_cert_file",
+                                                     "client_key_file",
+                                                     "connect_timeout",
+                                                     "send_timeout",
+                                                     "brokers",
+                                                     "topic",
+                                                     "kafka.*",
+                                                     "path",
+                                                     "rotate_size",
+                                                     "rotate_keep",
+                                                     "queue_capacity",
+                                                     "buffer_dir",
+                                                     "buffer_max_size",
+                                                     "retry_min",
+                                                     "retry_max"};
+    return names;
+}
 
 std::string_view toString(ReceiveTlsLevel level) {
     return tokenOf(kReceiveTlsLevels, level);

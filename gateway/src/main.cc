@@ -1,9 +1,11 @@
 // The `tlsgate` daemon: a thin main that parses the command line, loads the configuration, opens
 // the certificate store and runs the certificate watcher until SIGTERM/SIGINT/SIGQUIT. Main thread
-// plus the "eventlog" thread (and "snmp" with [snmp] enabled); errors are printed once here and
-// returned as sysexits(3) codes.
+// plus the "eventlog" thread (and "snmp" with [snmp] enabled, "siem-NAME" per SIEM destination and
+// "siem-watch" with [siem] destinations); errors are printed once here and returned as sysexits(3)
+// codes.
 #include <pthread.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
@@ -21,13 +23,17 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -47,6 +53,7 @@
 #include "tlsgate/gateway/smtp_server.h"
 #include "tlsgate/gateway/spool.h"
 #include "tlsgate/gateway/tls_server.h"
+#include "tlsgate/siem/exporter.h"
 #include "tlsgate/snmp/snmp_agent.h"
 
 #ifndef TLSGATE_VERSION
@@ -149,6 +156,128 @@ class EventLogger {
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 };
+
+/// The "siem-watch" thread: polls the SIEM exporter's stats once a second, keeps the rows of
+/// tlsgateSiemDestTable for the SNMP agent, and logs and reports (tlsgateSiemDestinationDown/Up)
+/// each destination going down and coming back. Down: it was connected and is not, or it never
+/// was and a connect failed; up: connected again after a down.
+class SiemWatch {
+  public:
+    SiemWatch(const siem::SiemExporter& exporter, Poco::Logger& log)
+        : exporter_(exporter), log_(log) {
+        poll();  // the table has rows from the start
+    }
+    ~SiemWatch() { stop(); }
+    SiemWatch(const SiemWatch&) = delete;
+    SiemWatch& operator=(const SiemWatch&) = delete;
+
+    /// `notify` (may be empty) is called on this thread for each down/up transition.
+    void start(std::function<void(const std::string&, bool, const std::string&)> notify) {
+        notify_ = std::move(notify);
+        thread_ = std::thread([this] { run(); });
+    }
+
+    void stop() {
+        {
+            const std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+    /// The latest rows, for SnmpAgentSources::siemDestinations (any thread).
+    std::vector<snmp::SiemDestinationStatus> rows() const {
+        const std::lock_guard lock(mutex_);
+        return rows_;
+    }
+
+  private:
+    struct State {
+        bool connected = false;
+        bool down = false;  ///< a down was reported and no up since
+        std::uint64_t errors = 0;
+        std::uint64_t buffered = 0;
+        std::uint64_t bufferedTotal = 0;  ///< records that went to the buffer (sum of rises)
+    };
+
+    void run() {
+        ::pthread_setname_np(::pthread_self(), "siem-watch");
+        std::unique_lock lock(mutex_);
+        while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+            lock.unlock();
+            poll();
+            lock.lock();
+        }
+    }
+
+    void poll() {
+        std::vector<snmp::SiemDestinationStatus> rows;
+        for (const auto& s : exporter_.stats()) {
+            State& state = states_[s.name];
+            if (s.buffered > state.buffered) {
+                state.bufferedTotal += s.buffered - state.buffered;
+            }
+            state.buffered = s.buffered;
+            if (s.connected && state.down) {
+                state.down = false;
+                log_.information("siem destination=" + s.name +
+                                 " up sent=" + std::to_string(s.sent) +
+                                 " buffered=" + std::to_string(s.buffered));
+                if (notify_) {
+                    notify_(s.name, true, "connected");
+                }
+            } else if (!s.connected && !state.down &&
+                       (state.connected || s.errors > state.errors)) {
+                state.down = true;
+                const std::string reason = s.lastError.empty() ? "not connected" : s.lastError;
+                log_.warning("siem destination=" + s.name + " down buffered=" +
+                             std::to_string(s.buffered) + " error=" + quotedValue(reason));
+                if (notify_) {
+                    notify_(s.name, false, reason);
+                }
+            }
+            state.connected = s.connected;
+            state.errors = s.errors;
+
+            snmp::SiemDestinationStatus row;
+            row.name = s.name;
+            row.connected = s.connected;
+            row.recordsSent = s.sent;
+            row.recordsBuffered = state.bufferedTotal;
+            row.recordsDropped = s.dropped;
+            row.bufferLength =
+                static_cast<std::uint32_t>(std::min<std::uint64_t>(s.buffered, 0xffffffffULL));
+            rows.push_back(std::move(row));
+        }
+        const std::lock_guard lock(mutex_);
+        rows_ = std::move(rows);
+    }
+
+    const siem::SiemExporter& exporter_;
+    Poco::Logger& log_;
+    std::function<void(const std::string&, bool, const std::string&)> notify_;
+    std::map<std::string, State> states_;  // the poll's own (constructor, then the thread)
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::vector<snmp::SiemDestinationStatus> rows_;
+    std::thread thread_;
+};
+
+/// "127.0.0.1:514", "kafka1:9093,kafka2:9093 topic=t", "/var/log/x.json": where records go.
+std::string targetOf(const siem::DestinationSettings& d) {
+    switch (d.transport) {
+        case siem::Transport::Kafka:
+            return d.brokers + " topic=" + d.topic;
+        case siem::Transport::File:
+            return d.path;
+        default:
+            return d.host + ":" + std::to_string(siem::effectivePort(d));
+    }
+}
 
 /// Every logger writes one line per message to stderr, UTC timestamps, at `level` and above.
 void setUpLogging(const std::string& level) {
@@ -304,6 +433,15 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
                       << " (hostname " << c.gateway.hostname << ", "
                       << "warnings at " << joinedDays(c.certificates.expiryWarningDays)
                       << " days)\n";
+            if (c.siem.enabled()) {
+                std::cout << "  siem:";
+                for (const auto& d : c.siem.settings.destinations) {
+                    std::cout << (&d == &c.siem.settings.destinations.front() ? " " : ", ")
+                              << d.name << " (" << siem::toString(d.transport) << ", "
+                              << siem::toString(d.format) << ")";
+                }
+                std::cout << '\n';
+            }
             return EXIT_OK;
         } catch (const ConfigError& e) {
             std::cerr << e.what() << '\n';
@@ -449,6 +587,26 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             EventLogger eventLog(bus, Poco::Logger::get("tlsgate.events"));
             eventLog.start();
 
+            // SIEM export ([siem] destinations): subscribed before anything publishes, stopped
+            // after everything that publishes.
+            std::optional<siem::SiemExporter> exporter;
+            std::optional<SiemWatch> siemWatch;
+            if (config.siem.enabled()) {
+                siem::SiemSettings siemSettings = config.siem.settings;
+                siemSettings.context.productVersion = TLSGATE_VERSION;
+                siemSettings.context.procId = std::to_string(::getpid());
+                exporter.emplace(std::move(siemSettings), bus);
+                exporter->start();
+                for (const auto& d : config.siem.settings.destinations) {
+                    log.information("siem destination=" + d.name +
+                                    " type=" + std::string(siem::toString(d.transport)) +
+                                    " format=" + std::string(siem::toString(d.format)) +
+                                    " target=" + quotedValue(targetOf(d)) + " buffer=" +
+                                    (d.bufferDir.empty() ? std::string("memory") : d.bufferDir));
+                }
+                siemWatch.emplace(*exporter, Poco::Logger::get("tlsgate.siem"));
+            }
+
             Spool spool(config.spool.directory);
             std::vector<std::string> problems;
             const auto queued = spool.list(&problems);
@@ -519,6 +677,9 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             }
             snmpSources.startTime = startTime;
             snmpSources.version = TLSGATE_VERSION;
+            if (siemWatch) {
+                snmpSources.siemDestinations = [&siemWatch] { return siemWatch->rows(); };
+            }
             snmpSources.queueStatus = [&spool] {  // the agent caches it for a few seconds
                 snmp::QueueStatus status;
                 const auto messages = spool.list();
@@ -536,6 +697,21 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             };
             snmp::SnmpAgent snmpAgent(std::move(snmpSources));
             snmpAgent.start();
+            if (siemWatch) {
+                siemWatch->start(
+                    [&snmpAgent](const std::string& name, bool up, const std::string& reason) {
+                        snmpAgent.notifySiemDestination(name, up, reason);
+                    });
+            }
+            // On an exception below, the watch must stop before snmpAgent goes away.
+            struct StopWatch {
+                std::optional<SiemWatch>& watch;
+                ~StopWatch() {
+                    if (watch) {
+                        watch->stop();
+                    }
+                }
+            } stopWatch{siemWatch};
 
             SessionServices services;
             services.config = snapshot;
@@ -555,9 +731,22 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             waitForTerminationRequest();
             log.information("tlsgate stopping");
             smtp.stop();
+            if (siemWatch) {
+                siemWatch->stop();
+            }
             snmpAgent.stop();
             queue.stop();
             watcher.stop();
+            if (exporter) {
+                exporter->stop(config.siem.stopTimeout);
+                for (const auto& s : exporter->stats()) {
+                    log.information("siem stopped destination=" + s.name +
+                                    " sent=" + std::to_string(s.sent) +
+                                    " buffered=" + std::to_string(s.buffered) +
+                                    " dropped=" + std::to_string(s.dropped) +
+                                    " errors=" + std::to_string(s.errors));
+                }
+            }
             eventLog.stop();
         } catch (const std::exception& e) {
             log.critical(std::string("tlsgate failed: ") + e.what());

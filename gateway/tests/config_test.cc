@@ -12,7 +12,9 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tlsgate::gateway {
@@ -257,18 +259,18 @@ TEST_F(ConfigTest, UnknownSectionIsRefusedEvenWhenEmpty) {
     EXPECT_EQ(errorFor("[gateway]\n[smtp]\n"),
               file_ +
                   ": [smtp]: unknown section (known sections: gateway, receive, send, "
-                  "spool, certificates, snmp)");
+                  "spool, certificates, snmp, siem, siem.NAME)");
     EXPECT_EQ(errorFor("[certificate]\nvalidity_days = 10\n"),
               file_ +
                   ": [certificate]: unknown section (known sections: gateway, receive, send, "
-                  "spool, certificates, snmp)");
+                  "spool, certificates, snmp, siem, siem.NAME)");
 }
 
 TEST_F(ConfigTest, KeyOutsideAnySectionIsRefused) {
     EXPECT_EQ(errorFor("hostname = mx.example.com\n[gateway]\n"),
               file_ +
                   ": hostname: key outside any section (known sections: gateway, receive, "
-                  "send, spool, certificates, snmp)");
+                  "send, spool, certificates, snmp, siem, siem.NAME)");
 }
 
 TEST_F(ConfigTest, RepeatedKeyIsRefusedWithBothLines) {
@@ -564,7 +566,7 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
         }
         uncommented += line + "\n";
     }
-    EXPECT_EQ(keys, 47);
+    EXPECT_EQ(keys, 54);
     const GatewayConfig all = loadConfig(write(uncommented));
     const GatewayConfig defaults = defaultConfig();
     EXPECT_EQ(all.gateway.hostname, "mx.example.com");
@@ -582,8 +584,258 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
     EXPECT_EQ(all.certificates.useSystemCa, defaults.certificates.useSystemCa);
     EXPECT_EQ(all.certificates.checkInterval, defaults.certificates.checkInterval);
     EXPECT_EQ(all.certificates.changePoll, defaults.certificates.changePoll);
+    EXPECT_FALSE(all.siem.enabled());
+    EXPECT_EQ(all.siem.settings.context.observerHost, "mx.example.com");
+    EXPECT_EQ(all.siem.settings.context.appName, defaults.siem.settings.context.appName);
+    EXPECT_EQ(all.siem.settings.context.facility, defaults.siem.settings.context.facility);
+    EXPECT_EQ(all.siem.settings.context.enterpriseNumber,
+              defaults.siem.settings.context.enterpriseNumber);
+    EXPECT_EQ(all.siem.settings.context.leefDelimiter,
+              defaults.siem.settings.context.leefDelimiter);
+    EXPECT_EQ(all.siem.stopTimeout, defaults.siem.stopTimeout);
+
+    // The commented-out [siem.NAME] examples ('#' lines) load once uncommented and named.
+    std::string withDestinations;
+    std::istringstream again(example);
+    while (std::getline(again, line)) {
+        if (line.rfind("#[siem.", 0) == 0 ||
+            std::regex_match(line, std::regex(R"(^#[a-z_.]+ = .*$)"))) {
+            line = line.substr(1);
+        } else if (line == ";destinations =") {
+            line = "destinations = soc, lake";
+        }
+        withDestinations += line + "\n";
+    }
+    const GatewayConfig examples = loadConfig(write(withDestinations));
+    ASSERT_EQ(examples.siem.settings.destinations.size(), 2u);
+    EXPECT_EQ(examples.siem.settings.destinations[0].transport, siem::Transport::SyslogTls);
+    EXPECT_EQ(examples.siem.settings.destinations[1].transport, siem::Transport::Kafka);
+    for (const auto key : siemDestinationKeyNames()) {
+        const std::string row = "| siem.NAME | `" + std::string(key) + "` |";
+        EXPECT_NE(docs.find(row), std::string::npos) << "docs/configuration.md lacks " << row;
+    }
 }
 #endif
+
+TEST_F(ConfigTest, SiemIsOffByDefault) {
+    const GatewayConfig c = loadConfig(write("[gateway]\nhostname = mx.example.net\n"));
+    EXPECT_FALSE(c.siem.enabled());
+    EXPECT_EQ(c.siem.settings.context.observerHost, "mx.example.net");
+    EXPECT_EQ(c.siem.settings.context.appName, "tlsgate");
+    EXPECT_EQ(c.siem.settings.context.facility, siem::SyslogFacility::Mail);
+    EXPECT_EQ(c.siem.settings.context.enterpriseNumber, 32473u);
+    EXPECT_EQ(c.siem.settings.context.leefDelimiter, '\t');
+    EXPECT_EQ(c.siem.stopTimeout, std::chrono::seconds(5));
+}
+
+TEST_F(ConfigTest, SiemSectionsAreParsedInDestinationOrder) {
+    // [siem] may come after the sections it names; names and section names ignore case.
+    const GatewayConfig c = loadConfig(write(R"(
+[gateway]
+hostname = mx.example.net
+state_directory = /srv/tg
+
+[siem.Lake]
+type = kafka
+format = ocsf
+brokers = k1.example.net:9093,k2.example.net:9093
+topic = tlsgate-events
+kafka.security.protocol = SASL_SSL
+kafka.sasl.mechanism = SCRAM-SHA-512
+buffer_dir =
+
+[siem]
+destinations = SOC, lake, archive
+host_name = gw1.example.net
+app_name = tlsgw
+facility = local3
+enterprise_number = 99999
+leef_delimiter = ^
+stop_timeout = 1500ms
+
+[siem.soc]
+type = syslog-tls
+format = cef
+host = siem.example.net
+ca_file = /etc/tlsgate/siem-ca.pem
+server_name = collector.example.net
+connect_timeout = 2s
+send_timeout = 3s
+queue_capacity = 500
+buffer_max_size = 64M
+retry_min = 100ms
+retry_max = 2m
+
+[siem.archive]
+type = file
+path = /var/log/tlsgate/events.json
+rotate_size = 1M
+rotate_keep = 2
+buffer_dir = /srv/siem-archive
+)"));
+    ASSERT_TRUE(c.siem.enabled());
+    const auto& d = c.siem.settings.destinations;
+    ASSERT_EQ(d.size(), 3u);
+    EXPECT_EQ(d[0].name, "soc");
+    EXPECT_EQ(d[0].transport, siem::Transport::SyslogTls);
+    EXPECT_EQ(d[0].format, siem::RecordFormat::Cef);
+    EXPECT_EQ(d[0].host, "siem.example.net");
+    EXPECT_EQ(siem::effectivePort(d[0]), 6514);
+    EXPECT_EQ(d[0].caFile, "/etc/tlsgate/siem-ca.pem");
+    EXPECT_EQ(d[0].serverName, "collector.example.net");
+    EXPECT_EQ(d[0].connectTimeout, std::chrono::seconds(2));
+    EXPECT_EQ(d[0].sendTimeout, std::chrono::seconds(3));
+    EXPECT_EQ(d[0].queueCapacity, 500u);
+    EXPECT_EQ(d[0].bufferDir, "/srv/tg/siem/soc");  // the default, under the state directory
+    EXPECT_EQ(d[0].bufferMaxBytes, 64ULL << 20);
+    EXPECT_EQ(d[0].retryMin, std::chrono::milliseconds(100));
+    EXPECT_EQ(d[0].retryMax, std::chrono::minutes(2));
+    EXPECT_EQ(d[1].name, "lake");
+    EXPECT_EQ(d[1].transport, siem::Transport::Kafka);
+    EXPECT_EQ(d[1].format, siem::RecordFormat::Ocsf);
+    EXPECT_EQ(d[1].brokers, "k1.example.net:9093,k2.example.net:9093");
+    EXPECT_EQ(d[1].topic, "tlsgate-events");
+    EXPECT_EQ(d[1].kafkaProperties,
+              (std::vector<std::pair<std::string, std::string>>{
+                  {"sasl.mechanism", "SCRAM-SHA-512"}, {"security.protocol", "SASL_SSL"}}));
+    EXPECT_EQ(d[1].bufferDir, "");  // set empty: memory only
+    EXPECT_EQ(d[2].name, "archive");
+    EXPECT_EQ(d[2].transport, siem::Transport::File);
+    EXPECT_EQ(d[2].format, siem::RecordFormat::Ecs);
+    EXPECT_EQ(d[2].path, "/var/log/tlsgate/events.json");
+    EXPECT_EQ(d[2].rotateBytes, 1ULL << 20);
+    EXPECT_EQ(d[2].keepFiles, 2);
+    EXPECT_EQ(d[2].bufferDir, "/srv/siem-archive");
+    const auto& context = c.siem.settings.context;
+    EXPECT_EQ(context.observerHost, "gw1.example.net");
+    EXPECT_EQ(context.appName, "tlsgw");
+    EXPECT_EQ(context.facility, siem::SyslogFacility::Local3);
+    EXPECT_EQ(context.enterpriseNumber, 99999u);
+    EXPECT_EQ(context.leefDelimiter, '^');
+    EXPECT_EQ(c.siem.stopTimeout, std::chrono::milliseconds(1500));
+}
+
+TEST_F(ConfigTest, SiemRefusalsNameFileKeyAndValue) {
+    const std::string tcp = "[siem]\ndestinations = soc\n[siem.soc]\ntype = syslog-tcp\nhost = h\n";
+    ASSERT_EQ(errorFor(tcp), "");
+    // A section for a name that destinations does not list, even an empty one.
+    EXPECT_EQ(errorFor(tcp + "[siem.other]\n"),
+              file_ +
+                  ": [siem.other]: unknown section (siem.destinations does not name \"other\"; "
+                  "it names: soc)");
+    EXPECT_EQ(errorFor("[siem.soc]\ntype = file\n"),
+              file_ +
+                  ": [siem.soc]: unknown section (siem.destinations does not name \"soc\"; it "
+                  "is empty)");
+    // A listed name without a section (or without type).
+    EXPECT_EQ(errorFor("[siem]\ndestinations = soc, lake\n[siem.soc]\ntype = syslog-tcp\nhost = "
+                       "h\n[siem.lake]\ntopic = t\n"),
+              file_ +
+                  ": siem.destinations = soc, lake: expected a [siem.NAME] section setting type "
+                  "for each name ([siem.lake] does not)");
+    EXPECT_EQ(errorFor("[siem]\ndestinations = soc, soc\n"),
+              file_ +
+                  ": siem.destinations = soc, soc: expected a comma-separated list of distinct "
+                  "destination names of letters, digits, '-' and '_' (\"soc\" is not one)");
+    EXPECT_EQ(errorFor("[siem]\ndestinations = a b\n"),
+              file_ +
+                  ": siem.destinations = a b: expected a comma-separated list of distinct "
+                  "destination names of letters, digits, '-' and '_' (\"a b\" is not one)");
+    // Unknown keys name the known ones; kafka.* passes anything through.
+    EXPECT_EQ(errorFor(tcp + "prot = 514\n"),
+              file_ +
+                  ": siem.soc.prot: unknown key (known keys in [siem.soc]: type, format, host, "
+                  "port, ca_file, server_name, client_cert_file, client_key_file, "
+                  "connect_timeout, send_timeout, brokers, topic, kafka.*, path, rotate_size, "
+                  "rotate_keep, queue_capacity, buffer_dir, buffer_max_size, retry_min, "
+                  "retry_max)");
+    EXPECT_EQ(errorFor("[siem]\nfacilty = mail\n"),
+              file_ +
+                  ": siem.facilty: unknown key (known keys in [siem]: destinations, host_name, "
+                  "app_name, facility, enterprise_number, leef_delimiter, stop_timeout)");
+    EXPECT_EQ(errorFor(tcp + "port = 5514\nPort = 514\n"),
+              file_ + ": siem.soc.port: set twice (lines 6 and 7)");
+    // Bad values, in the siem library's words, prefixed with the file and the whole key.
+    EXPECT_EQ(errorFor(tcp + "port = 70000\n"),
+              file_ + ": siem.soc.port = 70000: expected a whole number up to 65535");
+    EXPECT_EQ(errorFor(tcp + "format = xml\n"),
+              file_ + ": siem.soc.format = xml: expected ecs (or json), ocsf, cef, leef or text");
+    EXPECT_EQ(errorFor("[siem]\ndestinations = soc\n[siem.soc]\ntype = syslog\n"),
+              file_ +
+                  ": siem.soc.type = syslog: expected syslog-udp, syslog-tcp, syslog-tls, kafka "
+                  "or file");
+    EXPECT_EQ(errorFor(tcp + "retry_min = soon\n"),
+              file_ +
+                  ": siem.soc.retry_min = soon: expected a duration such as 500ms, 5s or 2m (at "
+                  "most a day)");
+    EXPECT_EQ(errorFor(tcp + "buffer_dir = spool/siem\n"),
+              file_ +
+                  ": siem.soc.buffer_dir = spool/siem: expected an absolute directory path "
+                  "(starting with /), or nothing for no disk buffer");
+    // Rules within a destination and between destinations (validateSettings).
+    EXPECT_EQ(errorFor("[siem]\ndestinations = soc\n[siem.soc]\ntype = syslog-tls\nhost = h\n"),
+              file_ +
+                  ": siem.soc: ca_file is required for syslog-tls (the receiver's certificate is "
+                  "verified)");
+    EXPECT_EQ(errorFor("[siem]\ndestinations = k\n[siem.k]\ntype = kafka\nbrokers = b:9092\n"
+                       "topic = t\nformat = cef\n"),
+              file_ + ": siem.k: format = cef: kafka carries ecs or ocsf");
+    EXPECT_EQ(errorFor("[siem]\ndestinations = k\n[siem.k]\ntype = kafka\nbrokers = b:9092\n"
+                       "topic = t\nkafka.acks = 1\n"),
+              file_ + ": siem.k: kafka.acks = 1: set by tlsgate, not configurable");
+    EXPECT_EQ(errorFor("[siem]\ndestinations = a, b\n[siem.a]\ntype = syslog-udp\nhost = h\n"
+                       "buffer_dir = /b\n[siem.b]\ntype = syslog-udp\nhost = h\nbuffer_dir = /b\n"),
+              file_ + ": siem.b: buffer_dir = /b: shared with another destination");
+    // The [siem] keys.
+    EXPECT_EQ(errorFor("[siem]\nfacility = mailer\n"),
+              file_ +
+                  ": siem.facility = mailer: expected a syslog facility name: kern, user, mail, "
+                  "daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, audit, alert, "
+                  "clock, local0 to local7");
+    EXPECT_EQ(errorFor("[siem]\nhost_name = gw 1\n"),
+              file_ +
+                  ": siem.host_name = gw 1: expected a DNS name or an IP address, or nothing for "
+                  "gateway.hostname");
+    EXPECT_EQ(errorFor("[siem]\napp_name = tls gate\n"),
+              file_ +
+                  ": siem.app_name = tls gate: expected 1 to 48 printable ASCII characters "
+                  "without spaces (RFC 5424 APP-NAME)");
+    EXPECT_EQ(errorFor("[siem]\nenterprise_number = 0\n"),
+              file_ +
+                  ": siem.enterprise_number = 0: expected an IANA private enterprise number (a "
+                  "whole number between 1 and 2147483647)");
+    EXPECT_EQ(errorFor("[siem]\nleef_delimiter = |\n"),
+              file_ +
+                  ": siem.leef_delimiter = |: expected tab or one printable ASCII character "
+                  "other than '=' and '|' (e.g. ^)");
+    EXPECT_EQ(errorFor("[siem]\nstop_timeout = 10\n"),
+              file_ +
+                  ": siem.stop_timeout = 10: expected a duration such as 500ms, 5s or 2m, at "
+                  "most 300s");
+    EXPECT_EQ(errorFor("[siem]\nstop_timeout = 6m\n"),
+              file_ +
+                  ": siem.stop_timeout = 6m: expected a duration such as 500ms, 5s or 2m, at "
+                  "most 300s");
+    EXPECT_EQ(loadConfig(write("[siem]\nstop_timeout = 0s\nhost_name = 192.0.2.1\n"))
+                  .siem.settings.context.observerHost,
+              "192.0.2.1");
+}
+
+TEST(ConfigNames, SiemDestinationKeysAreTheSiemLibrarys) {
+    // The structure check's list and applyDestinationKey agree: every listed key is one the
+    // siem library knows (its refusal of an empty value is about the value, not the key).
+    for (const auto key : siemDestinationKeyNames()) {
+        const std::string name = key == "kafka.*" ? "kafka.linger.ms" : std::string(key);
+        siem::DestinationSettings d;
+        try {
+            siem::applyDestinationKey(d, name, "");
+        } catch (const std::invalid_argument& e) {
+            EXPECT_EQ(std::string(e.what()).find("unknown key"), std::string::npos) << e.what();
+        }
+    }
+    siem::DestinationSettings d;
+    EXPECT_THROW(siem::applyDestinationKey(d, "prot", "1"), std::invalid_argument);
+}
 
 TEST(ConfigNames, TokensAndProductWords) {
     EXPECT_EQ(toString(ReceiveTlsLevel::NoTls), "none");

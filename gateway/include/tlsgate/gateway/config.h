@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tlsgate/certmgr/store.h"
+#include "tlsgate/siem/settings.h"
 
 namespace tlsgate::gateway {
 
@@ -158,6 +159,21 @@ struct SnmpSettings {
 /// The notification names that [snmp] disabled_traps accepts (the MIB's NOTIFICATION-TYPEs).
 const std::vector<std::string_view>& snmpNotificationNames();
 
+/// [siem] and one [siem.NAME] section per destination. The [siem.NAME] keys are parsed by the
+/// siem library (applyDestinationKey) and the whole checked by its validateSettings.
+struct SiemConfig {
+    /// The destinations in the order siem.destinations names them (empty: no SIEM export), and
+    /// the FormatContext from host_name, app_name, facility, enterprise_number and
+    /// leef_delimiter (productVersion and procId are the daemon's to fill in).
+    tlsgate::siem::SiemSettings settings;
+    std::chrono::milliseconds stopTimeout{5000};  ///< the shutdown flush bound
+    bool enabled() const { return !settings.destinations.empty(); }
+};
+
+/// The [siem.NAME] keys the structure check accepts, in documentation order; "kafka.*" stands
+/// for any key starting with "kafka." (a librdkafka property).
+const std::vector<std::string_view>& siemDestinationKeyNames();
+
 /// The whole configuration, validated. Build it only through loadConfig() / defaultConfig().
 struct GatewayConfig {
     std::string sourceFile;  ///< the file read; empty for the embedded defaults
@@ -167,6 +183,7 @@ struct GatewayConfig {
     SpoolSettings spool;
     CertificateSettings certificates;
     SnmpSettings snmp;
+    SiemConfig siem;
 };
 
 /// A refused configuration. what() is one line an operator can act on:
