@@ -55,6 +55,7 @@
 #include "tlsgate/gateway/tls_server.h"
 #include "tlsgate/siem/exporter.h"
 #include "tlsgate/snmp/snmp_agent.h"
+#include "tlsgate_mib.h"
 
 #ifndef TLSGATE_VERSION
 #define TLSGATE_VERSION "0.0.0"
@@ -382,16 +383,20 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
         if (command == "queue" && args.size() == 3 && args[1] == "delete") {
             return deleteFromQueue(args[2]);
         }
+        if (command == "mib" && args.size() == 3 && args[1] == "export") {
+            return exportMib(args[2]);
+        }
         if (command == "version" && args.size() == 1) {
             std::cout << "tlsgate " << TLSGATE_VERSION << '\n';
             return EXIT_OK;
         }
         if (command == "run" || command == "check-config" || command == "version" ||
-            command == "queue") {
+            command == "queue" || command == "mib") {
             std::cerr << "tlsgate: too many arguments for " << command << " (see tlsgate --help)\n";
         } else {
             std::cerr << "tlsgate: unknown command \"" << command
-                      << "\" (commands: run, check-config, queue, version; see tlsgate --help)\n";
+                      << "\" (commands: run, check-config, queue, mib export DIR, version; see "
+                         "tlsgate --help)\n";
         }
         return EXIT_USAGE;
     }
@@ -408,7 +413,8 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
         Poco::Util::HelpFormatter help(options());
         help.setCommand(commandName());
         help.setUsage(
-            "[options] [run | check-config [FILE] | queue [flush | delete ID] | version]");
+            "[options] [run | check-config [FILE] | queue [flush | delete ID] | mib export DIR | "
+            "version]");
         help.setHeader(
             "The tlsgate SMTP TLS mail gateway.\n"
             "  run                  run the gateway (the default)\n"
@@ -506,6 +512,28 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             rc = EXIT_CONFIG;
             return std::nullopt;
         }
+    }
+
+    /// `tlsgate mib export DIR`: writes TLSGATE-MIB.txt (built into the binary) for an operator's
+    /// SNMP tools (an older copy there is replaced).
+    static int exportMib(const std::string& dir) {
+        const std::filesystem::path target = std::filesystem::path(dir) / "TLSGATE-MIB.txt";
+        std::error_code error;
+        std::filesystem::create_directories(dir, error);
+        if (error) {
+            std::cerr << "tlsgate: " << dir << ": cannot create: " << error.message() << '\n';
+            return EXIT_CANTCREAT;
+        }
+        std::ofstream out(target, std::ios::binary | std::ios::trunc);
+        out << kTlsgateMib;
+        out.close();
+        if (!out) {
+            std::cerr << "tlsgate: " << target.string() << ": cannot write\n";
+            return EXIT_CANTCREAT;
+        }
+        std::cout << "wrote " << target.string() << " (load it with: snmpwalk -M +" << dir
+                  << " -m +TLSGATE-MIB ...)\n";
+        return EXIT_OK;
     }
 
     /// `tlsgate queue flush`: asks the running daemon to retry every message now.
@@ -686,6 +714,8 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
                 status.length = static_cast<std::uint32_t>(messages.size());
                 const auto now = std::chrono::system_clock::now();
                 for (const auto& m : messages) {
+                    status.bytes += m.size;
+                    status.recipients += static_cast<std::uint32_t>(m.envelope.recipients.size());
                     const auto age =
                         std::chrono::duration_cast<std::chrono::seconds>(now - m.envelope.received)
                             .count();
