@@ -13,6 +13,7 @@
 #include <Poco/Util/IniFileConfiguration.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -37,7 +38,7 @@ struct KnownSection {
 
 const std::vector<KnownSection>& knownSections() {
     static const std::vector<KnownSection> sections{
-        {"gateway", {"hostname", "state_directory", "log_level"}},
+        {"gateway", {"hostname", "state_directory", "log_level", "user"}},
         {"receive",
          {"listen", "tls_level", "client_certificate", "tls_min_version", "relay_domains",
           "trusted_networks", "max_message_size", "max_recipients", "command_line_limit",
@@ -491,6 +492,14 @@ class Loader {
             fail("gateway.log_level", level, "expected one of: " + joined(kLogLevels));
         }
         g.logLevel = std::string(*it);
+        g.user = trim(value("gateway.user", ""));
+        if (!g.user.empty() &&
+            !std::all_of(g.user.begin(), g.user.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
+                       c == '.';
+            })) {
+            fail("gateway.user", g.user, "expected a user name (letters, digits, _ - .)");
+        }
     }
 
     void loadReceive(ReceiveSettings& r) const {

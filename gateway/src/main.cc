@@ -3,7 +3,9 @@
 // plus the "eventlog" thread (and "snmp" with [snmp] enabled, "siem-NAME" per SIEM destination and
 // "siem-watch" with [siem] destinations); errors are printed once here and returned as sysexits(3)
 // codes.
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/PatternFormatter.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
@@ -27,6 +30,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -278,6 +282,61 @@ std::string targetOf(const siem::DestinationSettings& d) {
         default:
             return d.host + ":" + std::to_string(siem::effectivePort(d));
     }
+}
+
+/// Started as root with gateway.user set: hands the state to that user and becomes it (group,
+/// no supplementary groups), so no session ever runs as root. Throws std::runtime_error.
+void dropPrivileges(const GatewayConfig& config, Poco::Logger& log) {
+    const std::string& user = config.gateway.user;
+    if (user.empty()) {
+        if (::geteuid() == 0) {
+            log.warning(
+                "running as root: set gateway.user (or use etc/tlsgate.service) so "
+                "sessions do not run as root");
+        }
+        return;
+    }
+    const passwd* pw = ::getpwnam(user.c_str());
+    if (pw == nullptr) {
+        throw std::runtime_error("gateway.user = " + user + ": no such user");
+    }
+    if (::geteuid() != 0) {
+        if (::geteuid() == pw->pw_uid) {
+            return;  // already that user
+        }
+        throw std::runtime_error("gateway.user = " + user +
+                                 ": switching users needs root; started as uid " +
+                                 std::to_string(::geteuid()));
+    }
+    const uid_t uid = pw->pw_uid;
+    const gid_t gid = pw->pw_gid;
+    // The store, the spool and the SIEM buffers were made (or are) root's: give them away.
+    for (const auto& dir : {config.gateway.stateDirectory, config.certificates.storeDirectory,
+                            config.spool.directory}) {
+        std::error_code error;
+        if (!std::filesystem::exists(dir, error)) {
+            continue;
+        }
+        if (::lchown(dir.c_str(), uid, gid) != 0) {
+            throw std::runtime_error(dir.string() + ": cannot hand to " + user + ": " +
+                                     std::strerror(errno));
+        }
+        for (auto it = std::filesystem::recursive_directory_iterator(dir, error);
+             !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+            if (::lchown(it->path().c_str(), uid, gid) != 0) {
+                throw std::runtime_error(it->path().string() + ": cannot hand to " + user + ": " +
+                                         std::strerror(errno));
+            }
+        }
+    }
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+        throw std::runtime_error("cannot become " + user + ": " + std::strerror(errno));
+    }
+    if (::setuid(0) == 0) {
+        throw std::runtime_error("could regain root after becoming " + user + ": refusing to run");
+    }
+    log.information("running as user=" + user + " uid=" + std::to_string(uid) +
+                    " gid=" + std::to_string(gid));
 }
 
 /// Every logger writes one line per message to stderr, UTC timestamps, at `level` and above.
@@ -611,6 +670,11 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
                                 " not_after=" + certmgr::formatTime(created.info.notAfter));
             }
 
+            // Port 25 needs root (or CAP_NET_BIND_SERVICE): bind it now, then stop being root
+            // before any thread starts or any file of the spool and the SIEM buffers is made.
+            Poco::Net::ServerSocket listener = SmtpServer::bind(config.receive);
+            dropPrivileges(config, log);
+
             EventBus bus;
             EventLogger eventLog(bus, Poco::Logger::get("tlsgate.events"));
             eventLog.start();
@@ -751,6 +815,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             services.onMessageQueued = [&queue] { queue.wake(); };
             services.counters = &counters;
             SmtpServer smtp(services);
+            smtp.adopt(std::move(listener));
             smtp.start();
 
             log.information("tlsgate started hostname=" + config.gateway.hostname +

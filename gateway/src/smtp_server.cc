@@ -91,8 +91,7 @@ SmtpServer::~SmtpServer() {
     stop(std::chrono::seconds(0));
 }
 
-void SmtpServer::start() {
-    const auto& r = services_.config->receive;
+Poco::Net::ServerSocket SmtpServer::bind(const ReceiveSettings& r) {
     Poco::Net::ServerSocket socket;
     try {
         Poco::Net::SocketAddress address(r.listen.host, r.listen.port);
@@ -102,7 +101,19 @@ void SmtpServer::start() {
         throw std::runtime_error("cannot listen on " + r.listen.toString() + ": " +
                                  e.displayText());
     }
+    return socket;
+}
+
+void SmtpServer::adopt(Poco::Net::ServerSocket socket) {
     port_ = socket.address().port();
+    socket_ = std::move(socket);
+}
+
+void SmtpServer::start() {
+    if (!socket_) {
+        adopt(bind(services_.config->receive));
+    }
+    const auto& r = services_.config->receive;
     // One thread per open session, a few spare to answer 421 past the limits quickly.
     const int threads = r.maxConnections + 8;
     pool_ = std::make_unique<Poco::ThreadPool>("smtp", 2, threads, 60, 512 * 1024);
@@ -111,7 +122,7 @@ void SmtpServer::start() {
     params->setMaxQueued(64);
     params->setThreadIdleTime(Poco::Timespan(10, 0));
     server_ = std::make_unique<Poco::Net::TCPServer>(new SmtpConnectionFactory(*this), *pool_,
-                                                     socket, params);
+                                                     *socket_, params);
     server_->start();
 }
 

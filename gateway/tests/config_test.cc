@@ -247,7 +247,7 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedNamingTheKnownOnes) {
     EXPECT_EQ(errorFor("[gateway]\nhostnme = mx.example.com\n"),
               file_ +
                   ": gateway.hostnme: unknown key (known keys in [gateway]: hostname, "
-                  "state_directory, log_level)");
+                  "state_directory, log_level, user)");
     EXPECT_EQ(errorFor("[send]\nlisten = 0.0.0.0:25\n"),
               file_ +
                   ": send.listen: unknown key (known keys in [send]: tls_level, tls_min_version, "
@@ -566,7 +566,7 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
         }
         uncommented += line + "\n";
     }
-    EXPECT_EQ(keys, 54);
+    EXPECT_EQ(keys, 55);
     const GatewayConfig all = loadConfig(write(uncommented));
     const GatewayConfig defaults = defaultConfig();
     EXPECT_EQ(all.gateway.hostname, "mx.example.com");

@@ -69,6 +69,9 @@ struct GatewaySettings {
     std::string hostname;  ///< our DNS name: EHLO, banner, the default certificate
     std::filesystem::path stateDirectory = "/var/lib/tlsgate";
     std::string logLevel = "information";  ///< a Poco level name, lower case
+    /// Started as root, the daemon binds its port and then runs as this user (its state is
+    /// handed to it); empty: stay who we are.
+    std::string user;
 };
 
 /// An IPv4 or IPv6 network, "192.0.2.0/24" or "2001:db8::/32".

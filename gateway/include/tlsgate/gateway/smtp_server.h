@@ -3,6 +3,7 @@
 // greeting. start() throws when the address cannot be bound; stop() is bounded in time.
 #pragma once
 
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/ThreadPool.h>
 
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -24,7 +26,12 @@ class SmtpServer {
     SmtpServer(const SmtpServer&) = delete;
     SmtpServer& operator=(const SmtpServer&) = delete;
 
-    /// Binds the configured address and starts accepting. Throws std::runtime_error naming it.
+    /// A socket bound and listening on `settings.listen` (made before privileges are dropped).
+    /// Throws std::runtime_error naming the address.
+    static Poco::Net::ServerSocket bind(const ReceiveSettings& settings);
+    /// Uses a socket from bind() instead of binding in start().
+    void adopt(Poco::Net::ServerSocket socket);
+    /// Starts accepting (binding first unless a socket was adopted).
     void start();
     /// Stops accepting, lets sessions finish for up to `grace`, then closes the rest (a message
     /// not yet answered 250 is not kept: the client will retry) and joins every thread.
@@ -43,6 +50,7 @@ class SmtpServer {
     SessionServices services_;
     std::unique_ptr<Poco::ThreadPool> pool_;
     std::unique_ptr<Poco::Net::TCPServer> server_;
+    std::optional<Poco::Net::ServerSocket> socket_;
     std::uint16_t port_ = 0;
     mutable std::mutex mutex_;
     std::map<std::string, int> perClient_;
