@@ -204,6 +204,8 @@ void configure(SSL_CTX* ctx, const ServerTlsSettings& settings, X509_STORE* trus
     }
     SSL_CTX_set_options(
         ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    // An idle session (waiting for the next command) holds no 16 KiB read/write buffers.
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!settings.sessionTickets) {
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     } else {
