@@ -751,6 +751,11 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
                 [&log](const std::string& error) {
                     log.error("certificate watcher pass failed, retrying: " + error);
                 });
+            // Subscribed before the watcher's first pass publishes: the bus does not replay.
+            std::shared_ptr<Subscription> snmpEvents;
+            if (config.snmp.enabled) {
+                snmpEvents = bus.subscribe("snmp", 1024);
+            }
             watcher.start();
 
             auto snapshot = std::make_shared<const GatewayConfig>(config);
@@ -764,9 +769,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             snmpSources.config = snapshot;
             snmpSources.counters = &counters;
             snmpSources.store = &store;
-            if (config.snmp.enabled) {
-                snmpSources.events = bus.subscribe("snmp", 1024);
-            }
+            snmpSources.events = std::move(snmpEvents);
             snmpSources.startTime = startTime;
             snmpSources.version = TLSGATE_VERSION;
             if (siemWatch) {

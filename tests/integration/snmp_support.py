@@ -169,5 +169,28 @@ def parse(output):
     return rows
 
 
+# One varbind of an snmptrapd record (-On): "OID = TYPE: value" or 'OID = ""' (an empty string).
+_VARBIND_RE = re.compile(r"(\.[0-9.]+) = (?:([A-Za-z0-9-]+): )?(.*)$")
+
+
+def trap_varbinds(record):
+    """[(oid, type or None, value)] of one snmptrapd log record, in order: snmptrapd writes a
+    header, then the varbinds separated by tabs, on one line. STRING values are unquoted; an
+    empty string has no type (snmptrapd prints `OID = ""`): it is returned as ("STRING", "")."""
+    out = []
+    for index, part in enumerate(record.split("\t")):
+        m = (_VARBIND_RE.search if index == 0 else _VARBIND_RE.match)(part.strip())
+        if not m:
+            continue
+        oid, kind, value = m.groups()
+        value = value.strip()
+        if kind is None and value == '""':
+            kind, value = "STRING", '""'
+        if kind == "STRING" and len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        out.append((oid, kind, value))
+    return out
+
+
 def wait_for(predicate, timeout, what):
     return _wait(predicate, timeout, what)
