@@ -374,13 +374,7 @@ void QueueManager::publish(TlsSessionEventKind kind, const SpooledMessage& messa
 
 void QueueManager::process(const std::string& queueId) {
     try {
-        std::optional<SpooledMessage> message;
-        for (auto& m : spool_.list()) {
-            if (m.queueId == queueId) {
-                message = std::move(m);
-                break;
-            }
-        }
+        const std::optional<SpooledMessage> message = spool_.message(queueId);
         if (!message) {
             return;  // delivered or deleted meanwhile
         }

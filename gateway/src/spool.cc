@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <system_error>
 #include <utility>
@@ -306,6 +307,45 @@ Spool::Writer Spool::begin(Envelope envelope) {
     return Writer(*this, std::move(envelope));
 }
 
+namespace {
+
+/// Reads one committed message's envelope; nullopt when it was removed meanwhile. Throws
+/// MalformedFile or SpoolError.
+std::optional<SpooledMessage> readMessage(const fs::path& path, const std::string& name) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) {
+        if (errno == ENOENT) {
+            return std::nullopt;  // removed (delivered) since the directory was read
+        }
+        throwSystem("open", path, errno);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        throwSystem("stat", path, errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw MalformedFile("not a regular file");
+    }
+    const std::string header = readHeader(fd.get(), path);
+    SpooledMessage m;
+    m.queueId = name;
+    m.envelope = parseEnvelope(std::string_view(header).substr(kMagic.size()));
+    m.size = static_cast<std::uint64_t>(st.st_size) - header.size();
+    m.file = path;
+    return m;
+}
+
+}  // namespace
+
+std::optional<SpooledMessage> Spool::message(const std::string& queueId) const {
+    checkQueueId(queueId);
+    try {
+        return readMessage(directory_ / "queue" / queueId, queueId);
+    } catch (const MalformedFile& ex) {
+        throw SpoolError("spool: " + queueId + ": " + ex.what(), false);
+    }
+}
+
 std::vector<SpooledMessage> Spool::list(std::vector<std::string>* problems) const {
     const fs::path queue = directory_ / "queue";
     auto report = [problems](const fs::path& path, const std::string& what) {
@@ -323,27 +363,9 @@ std::vector<SpooledMessage> Spool::list(std::vector<std::string>* problems) cons
             continue;
         }
         try {
-            Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-            if (fd.get() < 0) {
-                if (errno == ENOENT) {
-                    continue;  // removed (delivered) since the directory was read
-                }
-                throwSystem("open", path, errno);
+            if (auto m = readMessage(path, name)) {
+                out.push_back(std::move(*m));
             }
-            struct stat st {};
-            if (::fstat(fd.get(), &st) != 0) {
-                throwSystem("stat", path, errno);
-            }
-            if (!S_ISREG(st.st_mode)) {
-                throw MalformedFile("not a regular file");
-            }
-            const std::string header = readHeader(fd.get(), path);
-            SpooledMessage m;
-            m.queueId = name;
-            m.envelope = parseEnvelope(std::string_view(header).substr(kMagic.size()));
-            m.size = static_cast<std::uint64_t>(st.st_size) - header.size();
-            m.file = path;
-            out.push_back(std::move(m));
         } catch (const MalformedFile& ex) {
             report(path, std::string(ex.what()) + "; skipped");
         } catch (const SpoolError& ex) {

@@ -124,6 +124,21 @@ TEST_F(SpoolTest, RoundTripsEnvelopeAndBinaryContent) {
     EXPECT_NE(second.find("\"client_cert_sha256\""), std::string::npos) << second;
 }
 
+TEST_F(SpoolTest, OneMessageIsReadByIdWithoutListingTheQueue) {
+    Spool spool(spoolDir(), clock_);
+    auto writer = spool.begin(sampleEnvelope());
+    writer.append("body\r\n");
+    const std::string id = writer.commit();
+    const auto m = spool.message(id);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->queueId, id);
+    EXPECT_EQ(m->size, 6u);
+    expectSameEnvelope(m->envelope, sampleEnvelope());
+    spool.remove(id);
+    EXPECT_FALSE(spool.message(id));
+    EXPECT_THROW(spool.message("../etc/passwd"), SpoolError);
+}
+
 TEST_F(SpoolTest, RoundTripsEmptySenderAndContent) {
     Spool spool(spoolDir(), clock_);
     Envelope e;

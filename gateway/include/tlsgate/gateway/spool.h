@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -109,6 +110,8 @@ class Spool {
     /// Every committed message, oldest first (the recovery scan). Unreadable files are reported
     /// in `problems` and skipped, never deleted.
     std::vector<SpooledMessage> list(std::vector<std::string>* problems = nullptr) const;
+    /// One committed message's envelope; empty when it is gone (delivered, deleted).
+    std::optional<SpooledMessage> message(const std::string& queueId) const;
     /// The content of a committed message.
     std::string content(const std::string& queueId) const;
     /// Removes a delivered (or bounced) message and its delivery state.
