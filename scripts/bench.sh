@@ -4,7 +4,7 @@
 # ratios, the crypto ceiling and the gateway's memory.
 #   scripts/bench.sh [SCENARIO|all] [--quick]
 # Scenarios: starttls-50 plain-50 handshake-50 single single-plain per-conn-10 size-100k
-# tls12-rsa memory (crypto always runs). --quick: a few seconds per scenario.
+# tls12-rsa memory siem (crypto always runs). --quick: a few seconds per scenario.
 # BENCH_BUILD_DIR=DIR builds and runs from DIR instead of build/; KEEP_BENCH_DIR=1 keeps the run's files.
 # Installs Postfix (debconf preseeded "No configuration") when missing; without it (no network)
 # the Postfix column says n/a. Everything runs in a temporary directory and is stopped at exit.
@@ -14,7 +14,7 @@ root=$(pwd)
 . "$root/bench/lib.sh"
 
 all_scenarios=(starttls-50 plain-50 handshake-50 single single-plain per-conn-10 size-100k tls12-rsa
-               memory)
+               memory siem)
 selected=()
 quick=0
 for arg in "$@"; do
@@ -38,13 +38,20 @@ build=${BENCH_BUILD_DIR:-build}
 bash scripts/setup.sh >/dev/null
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 if ! cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" \
-       --target tlsgate tlsgate-loadgen certmgr >"${TMPDIR:-/tmp}/tlsgate-bench-build.log" 2>&1; then
+       --target tlsgate tlsgate-loadgen certmgr siem_driver kafka_mock >"${TMPDIR:-/tmp}/tlsgate-bench-build.log" 2>&1; then
   tail -30 "${TMPDIR:-/tmp}/tlsgate-bench-build.log" >&2
   echo "bench: the build failed" >&2
   exit 1
 fi
 loadgen=$(cd "$build" && pwd)/bench/tlsgate-loadgen
 tlsgate=$(cd "$build" && pwd)/gateway/tlsgate
+siem_driver=$(cd "$build" && pwd)/tests/siem_driver
+kafka_mock=$(cd "$build" && pwd)/tests/kafka_mock
+# Postfix is only needed by the load scenarios (not by memory and siem alone).
+need_postfix=0
+for name in "${selected[@]}"; do
+  [[ "$name" == memory || "$name" == siem ]] || need_postfix=1
+done
 
 # --- Postfix ----------------------------------------------------------------------------------
 have_postfix=0
@@ -60,7 +67,8 @@ install_postfix() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix
   } >"${TMPDIR:-/tmp}/tlsgate-bench-postfix-install.log" 2>&1
 }
-if install_postfix; then have_postfix=1; else
+if [ "$need_postfix" -eq 0 ]; then :
+elif install_postfix; then have_postfix=1; else
   echo "bench: postfix could not be installed; Postfix figures will be n/a" >&2
 fi
 if [ "$have_postfix" -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
@@ -74,8 +82,13 @@ GATEWAY_PID=""
 SINK_PID=""
 IDLE_PID=""
 postfix_conf=""
+SIEM_PIDS=()  # the siem scenario's receivers, Kafka mock, driver and gateways
+KAFKA_FD=""
 cleanup() {
   stop_pid "$IDLE_PID"
+  local pid
+  for pid in "${SIEM_PIDS[@]}"; do stop_pid "$pid"; done
+  if [ -n "$KAFKA_FD" ]; then exec {KAFKA_FD}>&-; fi
   stop_pid "$GATEWAY_PID"
   if [ -n "$postfix_conf" ]; then postfix -c "$postfix_conf" stop >/dev/null 2>&1 || true; fi
   stop_pid "$SINK_PID"
@@ -229,7 +242,7 @@ load_row() {
 }
 
 for name in "${selected[@]}"; do
-  [ "$name" = memory ] && continue
+  [[ "$name" == memory || "$name" == siem ]] && continue
   read -r -a args <<<"$(scenario_args "$name")"
   run_load "$name" tlsgate "$gw_port" "${args[@]}"
   if [ "$have_postfix" -eq 1 ]; then run_load "$name" postfix "$pf_port" "${args[@]}"; fi
@@ -256,8 +269,10 @@ for name in "${selected[@]}"; do
   fi
 done
 
-peak_kib=$(awk '/^VmHWM:/{print $2}' "/proc/$GATEWAY_PID/status")
-row "memory" "gateway peak RSS MiB" "$(awk "BEGIN{printf \"%.1f\", $peak_kib/1024}")" "n/a" ""
+if [ "$need_postfix" -eq 1 ]; then  # some load ran on this gateway
+  peak_kib=$(awk '/^VmHWM:/{print $2}' "/proc/$GATEWAY_PID/status")
+  row "memory" "gateway peak RSS MiB" "$(awk "BEGIN{printf \"%.1f\", $peak_kib/1024}")" "n/a" ""
+fi
 
 # --- memory: idle sessions on a fresh gateway ----------------------------------------------------
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
@@ -294,6 +309,214 @@ if [[ " ${selected[*]} " == *" memory "* ]]; then
   row "memory" "KiB/idle connection" "$idle_plain" "n/a" ""
   row "memory" "KiB/idle TLS session" "$idle_tls" "n/a" ""
   fig[idle_tls]=$idle_tls
+fi
+
+# --- siem: events/s per destination, and starttls-50 with SIEM export off and on ----------------
+# (1) siem_driver (the exporter alone) pushes siem_events synthetic events (sessions of 4 events)
+#     to one destination at a time; events/s = events / (first publish -> the last one sent).
+# (2) Two fresh gateways, one without [siem], one with every destination at once; the starttls-50
+#     load alternates between them (off, on, off, on...): messages/s and gateway CPU per message.
+siem_driver_run() {  # NAME SPEC: sets DRV_RATE, DRV_SENT, DRV_DROPPED, DRV_ERRORS
+  local name=$1 spec=$2 d=$tmp/siem/driver-$1 w r line t0 t1 stats=""
+  DRV_RATE=n/a DRV_SENT=n/a DRV_DROPPED=n/a DRV_ERRORS=n/a
+  mkdir -p "$d"
+  mkfifo "$d/in" "$d/out"
+  "$siem_driver" --stop-ms 10000 --dest "$spec" <"$d/in" >"$d/out" 2>"$d/err" &
+  local pid=$!
+  SIEM_PIDS+=("$pid")
+  exec {w}>"$d/in" {r}<"$d/out"
+  if read -r -t 30 line <&"$r" && [ "$line" = ready ]; then
+    t0=$(date +%s%N)
+    echo "sessions $((siem_events / 4)) bench-$name" >&"$w"
+    read -r -t 300 line <&"$r" || line=""
+    echo "wait-sent $siem_events 300" >&"$w"
+    read -r -t 310 line <&"$r" || line=""
+    t1=$(date +%s%N)
+    [ "$line" = ok ] || echo "bench:   siem $name: not every event sent within 300 s" >&2
+    echo stats >&"$w"
+    while read -r -t 30 line <&"$r" && [ "$line" != . ]; do stats+=$line; done
+    DRV_SENT=$(sed -n 's/.*"sent":\([0-9]*\).*/\1/p' <<<"$stats")
+    DRV_DROPPED=$(sed -n 's/.*"dropped":\([0-9]*\).*/\1/p' <<<"$stats")
+    DRV_ERRORS=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$stats")
+    DRV_RATE=$(awk "BEGIN{printf \"%.0f\", ${DRV_SENT:-0} * 1e9 / ($t1 - $t0)}")
+    echo "bench:   siem $name: $stats in $(( (t1 - t0) / 1000000 )) ms" >&2
+    echo quit >&"$w"
+    while read -r -t 30 line <&"$r" && [ "$line" != . ]; do :; done
+  else
+    echo "bench:   siem_driver did not start: $(cat "$d/err")" >&2
+  fi
+  exec {w}>&- {r}<&-
+  stop_pid "$pid"
+}
+
+file_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
+# siem_settle COUNT_COMMAND...: waits (up to 60 s) until the count stops growing for 2 s.
+siem_settle() {
+  local last=-1 n stable=0 deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    n=$("$@")
+    if [ "$n" = "$last" ]; then stable=$((stable + 1)); [ "$stable" -ge 4 ] && break
+    else stable=0; last=$n; fi
+    sleep 0.5
+  done
+}
+
+if [[ " ${selected[*]} " == *" siem "* ]]; then
+  siem_events=200000
+  siem_rounds=3
+  [ "$quick" -eq 1 ] && siem_events=40000 && siem_rounds=2
+  s=$tmp/siem
+  mkdir -p "$s"
+  echo "bench: siem: receivers $(command -v rsyslogd >/dev/null && echo rsyslog || echo python), Kafka mock" >&2
+  make_siem_pki "$s/pki"
+  declare -A recv_dir recv_port
+  for mode in tcp udp tls; do
+    recv_dir[$mode]=$s/recv-$mode
+    start_syslog_receiver "${recv_dir[$mode]}" "$mode" "$s/pki"
+    SIEM_PIDS+=("$RECEIVER_PID")
+    recv_port[$mode]=$RECEIVER_PORT
+  done
+  start_kafka_mock "$kafka_mock" "$s/kafka" bench-driver bench-gateway
+  SIEM_PIDS+=("$KAFKA_PID")
+
+  # (1) events/s per destination type. queue_capacity holds every event: the figure is the
+  # sender's rate, not the bus shedding a burst.
+  q=queue_capacity=$((siem_events + 1000))
+  declare -A spec
+  spec[file]="file:type=file,format=ecs,path=$s/driver-events.json,rotate_size=4G,buffer_dir=$s/buf-file,$q"
+  spec[syslog-tcp]="tcp:type=syslog-tcp,format=cef,host=127.0.0.1,port=${recv_port[tcp]},buffer_dir=$s/buf-tcp,$q"
+  spec[syslog-udp]="udp:type=syslog-udp,format=leef,host=127.0.0.1,port=${recv_port[udp]},buffer_dir=$s/buf-udp,$q"
+  spec[syslog-tls]="tls:type=syslog-tls,format=ecs,host=127.0.0.1,server_name=localhost,port=${recv_port[tls]},ca_file=$s/pki/ca.pem,buffer_dir=$s/buf-tls,$q"
+  spec[kafka]="kafka:type=kafka,format=ecs,brokers=$KAFKA_BOOTSTRAP,topic=bench-driver,buffer_dir=$s/buf-kafka,$q"
+  declare -A fmt=([file]=ecs [syslog-tcp]=cef [syslog-udp]=leef [syslog-tls]=ecs [kafka]=ecs)
+  for dest in file syslog-tcp syslog-udp syslog-tls kafka; do
+    echo "bench: siem: $siem_events events to $dest (${fmt[$dest]})" >&2
+    case "$dest" in
+      file) count_cmd=(file_lines "$s/driver-events.json") ;;
+      kafka) count_cmd=(kafka_count "$KAFKA_BOOTSTRAP" bench-driver) ;;
+      *) count_cmd=(receiver_count "${recv_dir[${dest#syslog-}]}") ;;
+    esac
+    before=0
+    [ "$dest" = file ] || before=$("${count_cmd[@]}")
+    siem_driver_run "${dest#syslog-}" "${spec[$dest]}"
+    siem_settle "${count_cmd[@]}"
+    arrived=$("${count_cmd[@]}")
+    [[ "$arrived" =~ ^[0-9]+$ ]] && arrived=$((arrived - before))
+    row "siem" "$dest ${fmt[$dest]} ev/s" "$DRV_RATE" "" ""
+    row "siem" "  sent/arrived" "$DRV_SENT/$arrived" "" ""
+    [ "${DRV_DROPPED:-0}" = 0 ] && [ "${DRV_ERRORS:-0}" = 0 ] ||
+      row "siem" "  dropped/errors" "$DRV_DROPPED/$DRV_ERRORS" "" ""
+  done
+
+  # (2) starttls-50 against a gateway without SIEM export and one with all five destinations.
+  stop_pid "$GATEWAY_PID"  # the load scenarios' gateway: not needed any more
+  GATEWAY_PID=""
+  off_port=$("$loadgen" --free-port)
+  write_gateway_config "$s/off.conf" "$s/gw-off" "$off_port" "$SINK_PORT"
+  start_gateway "$tlsgate" "$s/off.conf" "$s/gw-off.log"
+  gw_off=$GATEWAY_PID
+  SIEM_PIDS+=("$gw_off")
+  on_port=$("$loadgen" --free-port)
+  write_gateway_config "$s/on.conf" "$s/gw-on" "$on_port" "$SINK_PORT"
+  cat >>"$s/on.conf" <<CONF
+
+[siem]
+destinations = file, tcp, udp, tls, kafka
+
+[siem.file]
+type = file
+format = ecs
+path = $s/gateway-events.json
+rotate_size = 4G
+
+[siem.tcp]
+type = syslog-tcp
+format = cef
+host = 127.0.0.1
+port = ${recv_port[tcp]}
+
+[siem.udp]
+type = syslog-udp
+format = leef
+host = 127.0.0.1
+port = ${recv_port[udp]}
+
+[siem.tls]
+type = syslog-tls
+format = ecs
+host = 127.0.0.1
+server_name = localhost
+port = ${recv_port[tls]}
+ca_file = $s/pki/ca.pem
+
+[siem.kafka]
+type = kafka
+format = ecs
+brokers = $KAFKA_BOOTSTRAP
+topic = bench-gateway
+CONF
+  GATEWAY_PID=""
+  start_gateway "$tlsgate" "$s/on.conf" "$s/gw-on.log"
+  gw_on=$GATEWAY_PID
+  SIEM_PIDS+=("$gw_on")
+  GATEWAY_PID=""
+  declare -A recv_before
+  # Counted from here: the "on" gateway's start published certificate events already.
+  for mode in tcp udp tls; do recv_before[$mode]=$(receiver_count "${recv_dir[$mode]}"); done
+  siem_settle file_lines "$s/gateway-events.json"
+  recv_before[file]=$(file_lines "$s/gateway-events.json")
+  recv_before[kafka]=$(kafka_count "$KAFKA_BOOTSTRAP" bench-gateway)
+  read -r -a args <<<"$(scenario_args starttls-50)"
+  for round in $(seq "$siem_rounds"); do
+    GATEWAY_PID=$gw_off
+    run_load "siem-off-$round" tlsgate "$off_port" "${args[@]}"
+    GATEWAY_PID=$gw_on
+    run_load "siem-on-$round" tlsgate "$on_port" "${args[@]}"
+    GATEWAY_PID=""
+  done
+  # Totals over the rounds: messages / load seconds, CPU ms / messages.
+  for side in off on; do
+    m=0 d=0 c=0 e=0 a=0
+    for round in $(seq "$siem_rounds"); do
+      k=siem-$side-$round.tlsgate
+      m=$((m + ${fig[$k.messages]:-0}))
+      a=$((a + ${fig[$k.arrived]:-0}))
+      e=$((e + ${fig[$k.errors]:-0}))
+      d=$(awk "BEGIN{print $d + ${fig[$k.messages]:-0} / (${fig[$k.msgs_per_s]:-0} + 1e-9)}")
+      c=$(awk "BEGIN{print $c + ${fig[$k.cpu_ms]:-0} * ${fig[$k.messages]:-0}}")
+      echo "bench:   siem $side round $round: ${fig[$k.msgs_per_s]:-n/a} msgs/s, ${fig[$k.cpu_ms]:-n/a} CPU ms/msg" >&2
+    done
+    fig[siem.$side.msgs_per_s]=$(awk "BEGIN{printf \"%.1f\", $m / ($d + 1e-9)}")
+    fig[siem.$side.cpu_ms]=$(awk "BEGIN{printf \"%.2f\", $c / ($m + 1e-9)}")
+    fig[siem.$side.messages]=$m
+    fig[siem.$side.arrived]=$a
+    fig[siem.$side.errors]=$e
+  done
+  fig[siem.ratio]=$(ratio "${fig[siem.on.msgs_per_s]}" "${fig[siem.off.msgs_per_s]}")
+  fig[siem.cpu_ratio]=$(ratio "${fig[siem.on.cpu_ms]}" "${fig[siem.off.cpu_ms]}")
+  fig[siem.errors]=$((${fig[siem.off.errors]} + ${fig[siem.on.errors]}))
+  row "siem" "starttls-50 msgs/s off" "${fig[siem.off.msgs_per_s]}" "" ""
+  row "siem" "starttls-50 msgs/s on" "${fig[siem.on.msgs_per_s]}" "" "${fig[siem.ratio]}"
+  row "siem" "CPU ms/msg off" "${fig[siem.off.cpu_ms]}" "" ""
+  row "siem" "CPU ms/msg on" "${fig[siem.on.cpu_ms]}" "" "${fig[siem.cpu_ratio]}"
+  row "siem" "errors off/on" "${fig[siem.off.errors]}/${fig[siem.on.errors]}" "" ""
+  row "siem" "accepted/arrived off" "${fig[siem.off.messages]}/${fig[siem.off.arrived]}" "" ""
+  row "siem" "accepted/arrived on" "${fig[siem.on.messages]}/${fig[siem.on.arrived]}" "" ""
+  # What the gateway's exporter delivered during the "on" loads, per destination.
+  siem_settle file_lines "$s/gateway-events.json"
+  events_file=$(( $(file_lines "$s/gateway-events.json") - ${recv_before[file]} ))
+  row "siem" "gw events: file" "$events_file" "" ""
+  for mode in tcp udp tls; do
+    row "siem" "gw events: syslog-$mode" "$(( $(receiver_count "${recv_dir[$mode]}") - ${recv_before[$mode]} ))" "" ""
+  done
+  events_kafka=$(kafka_count "$KAFKA_BOOTSTRAP" bench-gateway)
+  [[ "$events_kafka" =~ ^[0-9]+$ ]] && events_kafka=$((events_kafka - ${recv_before[kafka]}))
+  row "siem" "gw events: kafka" "$events_kafka" "" ""
+  row "siem" "gw events/message" "$(ratio "$events_file" "${fig[siem.on.messages]}")" "" ""
+  if grep -q "siem destination=.* down" "$s/gw-on.log"; then
+    row "siem" "destination down" "$(grep -c "siem destination=.* down" "$s/gw-on.log") times" "" ""
+  fi
 fi
 
 # --- crypto ceiling -------------------------------------------------------------------------------
@@ -370,4 +593,11 @@ if [ -n "${fig[idle_tls]:-}" ]; then
   goal "<= 64 KiB RSS per idle TLS session (${fig[idle_tls]} KiB)" \
        "$(verdict "${fig[idle_tls]} <= 64")"
 fi
-goal "SIEM export costs < 5% of throughput" "not measured (the daemon does not export yet)"
+if [ -n "${fig[siem.ratio]:-}" ]; then
+  goal "SIEM export to all destinations costs < 5% of throughput (on/off ${fig[siem.ratio]})" \
+       "$(verdict "${fig[siem.ratio]} >= 0.95 && ${fig[siem.errors]:-1} == 0")"
+  goal "  same, gateway CPU per message (on/off ${fig[siem.cpu_ratio]})" \
+       "$(verdict "${fig[siem.cpu_ratio]} <= 1.05")"
+else
+  goal "SIEM export costs < 5% of throughput" "not measured (scenario siem)"
+fi
