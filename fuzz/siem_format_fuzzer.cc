@@ -554,8 +554,12 @@ void checkLeef(const std::string& record, char requested) {
     check(!hasCrOrLf(record), "CR or LF in a LEEF record", record);
     check(validUtf8(record), "LEEF record is not valid UTF-8", record);
     const auto b = static_cast<unsigned char>(requested);
-    const bool usable = b < 0x80 && requested != '=' && requested != '|' && requested != '\r' &&
-                        requested != '\n' && requested != '\0';
+    // The documented rule (docs/events.md): besides '=', '|', CR, LF, NUL and non-ASCII, letters,
+    // digits and the characters of keys and fixed values cannot delimit either.
+    const bool inKeysOrValues = std::isalnum(b) != 0 || requested == '-' || requested == ':' ||
+                                requested == '.' || requested == '\'' || requested == '_';
+    const bool usable = b < 0x80 && !inKeysOrValues && requested != '=' && requested != '|' &&
+                        requested != '\r' && requested != '\n' && requested != '\0';
     const char delimiter = usable ? requested : '\t';
     std::vector<std::string_view> fields;
     std::string_view rest(record);

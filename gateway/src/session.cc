@@ -241,6 +241,9 @@ bool Session::flush() {
 }
 
 bool Session::readLine(smtp::LineBuffer::Next& next, std::chrono::seconds timeout) {
+    // The whole line must arrive within `timeout`, not each read: a client sending one byte at a
+    // time does not keep a session (and its thread) for longer.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
         next = input_.next();
         if (next.status != smtp::LineBuffer::Status::NeedMore) {
@@ -249,9 +252,14 @@ bool Session::readLine(smtp::LineBuffer::Next& next, std::chrono::seconds timeou
         if (!flush()) {
             return false;
         }
-        transport_.setTimeout(timeout);
+        const auto left =
+            std::chrono::ceil<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
         std::array<char, kReadChunk> buffer;
-        const auto result = transport_.read(buffer.data(), buffer.size());
+        Transport::ReadResult result{Transport::ReadStatus::Timeout, 0, {}};
+        if (left.count() > 0) {
+            transport_.setTimeout(left);
+            result = transport_.read(buffer.data(), buffer.size());
+        }
         switch (result.status) {
             case Transport::ReadStatus::Data:
                 bytesIn_ += result.bytes;

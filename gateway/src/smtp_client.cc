@@ -242,6 +242,7 @@ class Connection {
     }
 
     bool setTimeout(std::chrono::seconds timeout) {
+        timeout_ = timeout;
         const timeval tv = toTimeval(timeout);
         return ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
                ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
@@ -272,8 +273,11 @@ class Connection {
     }
 
     /// Reads one (possibly multi-line) reply: at most 100 lines of at most 4096 characters.
+    /// The whole reply must arrive within the command timeout: a next hop dribbling one byte at a
+    /// time does not hold a worker for longer (the socket timeout alone bounds each read only).
     ServerReply readReply(const std::string& phase) {
         ServerReply reply;
+        const auto deadline = std::chrono::steady_clock::now() + timeout_;
         for (;;) {
             smtp::LineBuffer::Next next = lines_.next();
             if (next.status == smtp::LineBuffer::Status::TooLong) {
@@ -281,6 +285,16 @@ class Connection {
                                                std::to_string(kMaxReplyLineLength) + " characters");
             }
             if (next.status == smtp::LineBuffer::Status::NeedMore) {
+                const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+                    deadline - std::chrono::steady_clock::now());
+                if (left.count() <= 0) {
+                    throw ConnectionLost(phase + " (no complete reply within " +
+                                         std::to_string(timeout_.count()) + " s)");
+                }
+                timeval tv{};
+                tv.tv_sec = static_cast<time_t>(left.count() / 1000000);
+                tv.tv_usec = static_cast<suseconds_t>(left.count() % 1000000);
+                ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
                 char buffer[4096];
                 const std::size_t n = receive(buffer, sizeof buffer);
                 if (n == 0) {
@@ -389,6 +403,7 @@ class Connection {
 
     int fd_ = -1;
     SslPtr ssl_;
+    std::chrono::seconds timeout_{300};
     smtp::LineBuffer lines_{kMaxReplyLineLength};
 };
 
