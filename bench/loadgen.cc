@@ -88,15 +88,15 @@ struct Options {
     int clients = 1;
     int messagesPerConnection = 1;
     std::size_t size = 10240;
-    double duration = 0;          // seconds; 0: bounded by totalMessages
-    long totalMessages = 0;       // 0: bounded by duration
+    double duration = 0;     // seconds; 0: bounded by totalMessages
+    long totalMessages = 0;  // 0: bounded by duration
     TlsMode tls = TlsMode::None;
     CertType certType = CertType::Any;
     std::string clientCert;
     std::string clientKey;
     int timeoutSeconds = 30;
-    int idle = 0;                 // --idle N: hold N sessions open
-    double hold = 0;              // --hold S: how long idle sessions are held (0: until a signal)
+    int idle = 0;     // --idle N: hold N sessions open
+    double hold = 0;  // --hold S: how long idle sessions are held (0: until a signal)
     std::optional<std::uint16_t> sinkPort;
     std::string countFile;
     bool freePort = false;
@@ -385,8 +385,9 @@ class Stream {
         while (!data.empty()) {
             long n = 0;
             if (ssl_) {
-                const int w = SSL_write(ssl_.get(), data.data(),
-                                        static_cast<int>(std::min<std::size_t>(data.size(), 1 << 20)));
+                const int w =
+                    SSL_write(ssl_.get(), data.data(),
+                              static_cast<int>(std::min<std::size_t>(data.size(), 1 << 20)));
                 if (w <= 0) {
                     throw SmtpFailure("TLS write failed: " + opensslErrors());
                 }
@@ -425,7 +426,8 @@ class Stream {
                     const int error = SSL_get_error(ssl_.get(), r);
                     throw SmtpFailure(error == SSL_ERROR_ZERO_RETURN
                                           ? std::string("connection closed by server")
-                                          : "TLS read failed (timeout or reset): " + opensslErrors());
+                                          : "TLS read failed (timeout or reset): " +
+                                                opensslErrors());
                 }
                 n = r;
             } else {
@@ -570,17 +572,17 @@ class LoadRun {
 
     int run() {
         std::cerr << "loadgen: target=" << options_.host << ":" << options_.port
-                  << " clients=" << options_.clients << " per_conn=" << options_.messagesPerConnection
-                  << " size=" << options_.size << " tls=" << tlsName() << "\n";
+                  << " clients=" << options_.clients
+                  << " per_conn=" << options_.messagesPerConnection << " size=" << options_.size
+                  << " tls=" << tlsName() << "\n";
         std::vector<std::vector<double>> latencies(static_cast<std::size_t>(options_.clients));
         start_ = Clock::now();
         deadline_ = start_ + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(options_.duration));
         std::vector<std::thread> threads;
         for (int i = 0; i < options_.clients; ++i) {
-            threads.emplace_back([this, &latencies, i] {
-                worker(latencies[static_cast<std::size_t>(i)]);
-            });
+            threads.emplace_back(
+                [this, &latencies, i] { worker(latencies[static_cast<std::size_t>(i)]); });
             pthread_setname_np(threads.back().native_handle(), "loadgen");
         }
         for (auto& t : threads) {
@@ -614,8 +616,8 @@ class LoadRun {
                       "p99_ms=%.2f p999_ms=%.2f\n",
                       messages, errors, totals_.connections.load(), totals_.handshakes.load(),
                       seconds, static_cast<double>(messages) / seconds,
-                      static_cast<double>(totals_.handshakes.load()) / seconds,
-                      percentile(0.50), percentile(0.99), percentile(0.999));
+                      static_cast<double>(totals_.handshakes.load()) / seconds, percentile(0.50),
+                      percentile(0.99), percentile(0.999));
         std::cout << line << std::flush;
         const bool expectMessages = options_.messagesPerConnection > 0;
         const bool nothing = expectMessages ? messages == 0 : totals_.connections.load() == 0;
@@ -625,12 +627,12 @@ class LoadRun {
   private:
     const char* tlsName() const {
         switch (options_.tls) {
-        case TlsMode::None:
-            return "none";
-        case TlsMode::Tls12:
-            return "1.2";
-        case TlsMode::Tls13:
-            return "1.3";
+            case TlsMode::None:
+                return "none";
+            case TlsMode::Tls12:
+                return "1.2";
+            case TlsMode::Tls13:
+                return "1.3";
         }
         return "?";
     }
@@ -686,7 +688,8 @@ class LoadRun {
         }
         if (options_.messagesPerConnection == 0) {
             // Handshake runs: latency from connect to the EHLO reply inside TLS.
-            latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - began).count());
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - began).count());
         }
         for (int i = 0; i < options_.messagesPerConnection; ++i) {
             if (i > 0 && !claim()) {
@@ -698,7 +701,8 @@ class LoadRun {
             s.command("DATA", 354);
             s.write(message_);
             s.expect(250, "end of data");
-            latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
             totals_.messages.fetch_add(1);
         }
         s.command("QUIT", 221);
@@ -799,7 +803,8 @@ class Sink {
         sigaddset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, nullptr);
         Fd signals(::signalfd(-1, &set, SFD_CLOEXEC));
-        std::cout << "sink: listening on 127.0.0.1:" << ntohs(address.sin_port) << "\n" << std::flush;
+        std::cout << "sink: listening on 127.0.0.1:" << ntohs(address.sin_port) << "\n"
+                  << std::flush;
         long written = -1;
         for (;;) {
             pollfd p[2] = {{listener.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
@@ -851,8 +856,9 @@ class Sink {
                 std::transform(verb.begin(), verb.end(), verb.begin(),
                                [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
                 if (verb == "EHLO") {
-                    s.write("250-sink.example.test\r\n250-PIPELINING\r\n250-SIZE 1000000000\r\n"
-                            "250 8BITMIME\r\n");
+                    s.write(
+                        "250-sink.example.test\r\n250-PIPELINING\r\n250-SIZE 1000000000\r\n"
+                        "250 8BITMIME\r\n");
                 } else if (verb == "HELO" || verb == "RSET" || verb == "NOOP") {
                     s.write("250 2.0.0 Ok\r\n");
                 } else if (verb == "MAIL") {

@@ -13,8 +13,8 @@
 #include <Poco/Util/IniFileConfiguration.h>
 
 #include <algorithm>
-#include <cctype>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <map>
@@ -493,8 +493,7 @@ class Loader {
         }
         g.logLevel = std::string(*it);
         g.user = trim(value("gateway.user", ""));
-        if (!g.user.empty() &&
-            !std::all_of(g.user.begin(), g.user.end(), [](char c) {
+        if (!g.user.empty() && !std::all_of(g.user.begin(), g.user.end(), [](char c) {
                 return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
                        c == '.';
             })) {

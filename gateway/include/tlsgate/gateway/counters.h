@@ -16,17 +16,17 @@ struct Counters {
     Counter startTlsAdvertised{0};
     Counter startTlsStarted{0};
     Counter inboundHandshakesFailed{0};
-    Counter sessionsPlaintext{0};         ///< sessions that ended without TLS
-    Counter rejectedTlsRequired{0};       ///< 530 5.7.0
+    Counter sessionsPlaintext{0};    ///< sessions that ended without TLS
+    Counter rejectedTlsRequired{0};  ///< 530 5.7.0
     Counter clientCertsPresented{0};
     Counter clientCertsVerified{0};
-    Counter clientCertsFailed{0};         ///< presented but not verified
-    Counter clientCertRejections{0};      ///< 421 4.7.1 under Require
+    Counter clientCertsFailed{0};     ///< presented but not verified
+    Counter clientCertRejections{0};  ///< 421 4.7.1 under Require
     Counter relayDenied{0};
     Counter connectionsRefusedByLimit{0};
     Counter messagesAccepted{0};
     Counter bytesAccepted{0};
-    Counter messagesRejected{0};          ///< size, line length, spool errors after DATA
+    Counter messagesRejected{0};  ///< size, line length, spool errors after DATA
 
     // Sending
     Counter outboundConnections{0};

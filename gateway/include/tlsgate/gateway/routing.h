@@ -37,7 +37,7 @@ struct Resolution {
 
 /// The routes table and the resolver.
 class Router {
-public:
+  public:
     Router(std::map<std::string, RouteTarget> routes, std::optional<RouteTarget> defaultRoute)
         : routes_(std::move(routes)), defaultRoute_(std::move(defaultRoute)) {}
     /// Candidates for `domain` (lower case): its route, else the default route, else MX lookup.
@@ -45,7 +45,7 @@ public:
     /// The label a destination is queued and limited under ("example.com" or "[192.0.2.1]:2525").
     std::string destinationOf(const std::string& domain) const;
 
-private:
+  private:
     std::map<std::string, RouteTarget> routes_;
     std::optional<RouteTarget> defaultRoute_;
 };

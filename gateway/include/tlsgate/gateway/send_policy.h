@@ -10,23 +10,23 @@ namespace tlsgate::gateway {
 
 /// What the next hop showed during one connection.
 struct SendTlsFacts {
-    std::string host;      ///< the name we connected to (MX or route host), for messages
-    std::string address;   ///< its IP address
+    std::string host;     ///< the name we connected to (MX or route host), for messages
+    std::string address;  ///< its IP address
     bool startTlsOffered = false;
     bool handshakeAttempted = false;
     bool handshakeOk = false;
     std::string handshakeError;
-    bool chainVerified = false;   ///< the chain leads to a trust anchor (name not considered)
-    bool nameMatched = false;     ///< RFC 6125 match of `host` against the certificate
-    std::string verifyError;      ///< X509 verification error text when !chainVerified
+    bool chainVerified = false;  ///< the chain leads to a trust anchor (name not considered)
+    bool nameMatched = false;    ///< RFC 6125 match of `host` against the certificate
+    std::string verifyError;     ///< X509 verification error text when !chainVerified
 };
 
 enum class SendAction {
-    SendPlain,     ///< go on without TLS
-    StartTls,      ///< issue STARTTLS
-    SendTls,       ///< TLS is up and acceptable: go on
-    RetryPlain,    ///< Attempt: the handshake failed; retry this host without TLS on a new connection
-    Defer,         ///< not under this policy: try the next host, else keep the message queued
+    SendPlain,   ///< go on without TLS
+    StartTls,    ///< issue STARTTLS
+    SendTls,     ///< TLS is up and acceptable: go on
+    RetryPlain,  ///< Attempt: the handshake failed; retry this host without TLS on a new connection
+    Defer,       ///< not under this policy: try the next host, else keep the message queued
 };
 
 struct SendDecision {
