@@ -8,6 +8,8 @@
 // Errors throw StoreError; refused material throws ImportError before anything is written.
 #include "tlsgate/certmgr/store.h"
 
+#include "tlsgate/common/durable_file.h"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -22,6 +24,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 namespace tlsgate::certmgr {
@@ -38,60 +41,13 @@ std::string systemError(const std::string& what, const fs::path& p) {
     return p.string() + ": " + what + ": " + std::strerror(errno);
 }
 
-/// Closes a file descriptor on scope exit.
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-
-  private:
-    int fd_;
-};
-
-void fsyncDirectory(const fs::path& dir) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
-        throw StoreError(systemError("cannot sync directory", dir));
-    }
-}
-
-/// Writes `content` to `target` atomically with `mode`: temporary file, fsync, rename, dir fsync.
+/// Writes `content` to `target` atomically with `mode` (see durable_file.h), as a StoreError.
 void writeFileAtomic(const fs::path& target, std::string_view content, mode_t mode) {
-    fs::path temporary = target;
-    temporary += ".tmp." + std::to_string(::getpid());
-    Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
-    if (fd.get() < 0) {
-        throw StoreError(systemError("cannot create", temporary));
+    try {
+        tlsgate::writeFileAtomic(target, content, mode);
+    } catch (const std::system_error& e) {
+        throw StoreError(e.what());
     }
-    if (::fchmod(fd.get(), mode) != 0) {  // the umask must not widen or narrow it
-        throw StoreError(systemError("cannot set mode", temporary));
-    }
-    std::size_t done = 0;
-    while (done < content.size()) {
-        ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            throw StoreError(systemError("cannot write", temporary));
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0 || ::close(fd.release()) != 0) {
-        throw StoreError(systemError("cannot sync", temporary));
-    }
-    if (::rename(temporary.c_str(), target.c_str()) != 0) {
-        throw StoreError(systemError("cannot rename into place", target));
-    }
-    fsyncDirectory(target.parent_path());
 }
 
 std::string readFile(const fs::path& p) {

@@ -3,6 +3,8 @@
 // SpoolError naming the path, the operation and strerror; ENOSPC/EDQUOT set noSpace().
 #include "tlsgate/gateway/spool.h"
 
+#include "tlsgate/common/durable_file.h"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -61,22 +63,7 @@ void checkQueueId(const std::string& id) {
     }
 }
 
-/// Closes on scope exit; for descriptors that never outlive one function.
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 void makeDirectory(const fs::path& path) {
     if (::mkdir(path.c_str(), 0700) == 0) {
@@ -93,33 +80,13 @@ void makeDirectory(const fs::path& path) {
     }
 }
 
-/// Makes renames and unlinks in `directory` durable.
-void syncDirectory(const fs::path& directory) {
-    Fd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0) {
-        throwSystem("open directory", directory, errno);
+/// Makes renames and unlinks in `directory` durable (durable_file.h), as a SpoolError.
+void syncDir(const fs::path& directory) {
+    try {
+        syncDirectory(directory);
+    } catch (const std::system_error& e) {
+        throw SpoolError("spool: " + std::string(e.what()), false);
     }
-    if (::fsync(fd.get()) != 0) {
-        throwSystem("fsync directory", directory, errno);
-    }
-}
-
-/// Writes all of `bytes`, resuming after EINTR and short writes; returns 0 or an errno value.
-int writeAll(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno;
-        }
-        if (n == 0) {
-            return EIO;
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return 0;
 }
 
 /// Reads up to `count` bytes (fewer only at end of file), resuming after EINTR.
@@ -265,7 +232,7 @@ Spool::Spool(fs::path directory, const Clock& clock, Access access)
     makeDirectory(directory_ / "tmp");
     makeDirectory(directory_ / "queue");
     makeDirectory(directory_ / "state");
-    syncDirectory(directory_);
+    syncDir(directory_);
     // Whatever is in tmp/ was never acknowledged (the session died before 250): drop it.
     const fs::path tmp = directory_ / "tmp";
     std::error_code ec;
@@ -279,7 +246,7 @@ Spool::Spool(fs::path directory, const Clock& clock, Access access)
     if (ec) {
         throwSystem("scan", tmp, ec.value());
     }
-    syncDirectory(tmp);
+    syncDir(tmp);
 }
 
 std::string Spool::newQueueId() {
@@ -413,7 +380,7 @@ void Spool::remove(const std::string& queueId) {
     if (::unlink(path.c_str()) != 0) {
         throwSystem("remove", path, errno);
     }
-    syncDirectory(directory_ / "queue");
+    syncDir(directory_ / "queue");
     const fs::path statePath = directory_ / "state" / (queueId + ".json");
     ::unlink(statePath.c_str());  // may not exist: never attempted
 }
@@ -475,27 +442,12 @@ void Spool::saveState(const std::string& queueId, const DeliveryState& st) {
     o.set("failed", failed);
     std::ostringstream text;
     o.stringify(text);
-    const fs::path dir = directory_ / "state";
-    const fs::path temporary = dir / (queueId + ".json.tmp");
-    const fs::path target = dir / (queueId + ".json");
-    const int fd = ::open(temporary.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        throwSystem("create", temporary, errno);
+    try {
+        writeFileAtomic(directory_ / "state" / (queueId + ".json"), text.str(), 0600);
+    } catch (const std::system_error& e) {
+        const int error = e.code().value();
+        throw SpoolError("spool: " + std::string(e.what()), error == ENOSPC || error == EDQUOT);
     }
-    const int error = writeAll(fd, text.str());
-    if (error != 0 || ::fsync(fd) != 0) {
-        const int e = error != 0 ? error : errno;
-        ::close(fd);
-        ::unlink(temporary.c_str());
-        throwSystem("write", temporary, e);
-    }
-    ::close(fd);
-    if (::rename(temporary.c_str(), target.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(temporary.c_str());
-        throwSystem("rename", target, e);
-    }
-    syncDirectory(dir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,7 +562,7 @@ std::string Spool::Writer::commit() {
     }
     temporary_.clear();
     try {
-        syncDirectory(queue);
+        syncDir(queue);
     } catch (const SpoolError&) {
         // Not durable, so not acknowledged: take it back out of the queue.
         ::unlink(target.c_str());
