@@ -815,7 +815,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             services.tls = &tls;
             services.spool = &spool;
             services.bus = &bus;
-            services.onMessageQueued = [&queue] { queue.wake(); };
+            services.onMessageQueued = [&queue](const std::string& id) { queue.queued(id); };
             services.counters = &counters;
             SmtpServer smtp(services);
             smtp.adopt(std::move(listener));

@@ -17,7 +17,10 @@ namespace tlsgate::gateway {
 
 namespace {
 
+/// How often the scheduler looks for a flush request (and the longest it sleeps).
 constexpr auto kScanInterval = std::chrono::seconds(1);
+/// How often the schedule is checked against the spool directory (messages it never heard of).
+constexpr auto kRescanInterval = std::chrono::seconds(60);
 constexpr const char* kFlushRequest = "flush";
 
 std::string randomHex(std::size_t bytes) {
@@ -195,6 +198,8 @@ void QueueManager::start() {
         return;
     }
     stopping_ = false;
+    running_ = true;
+    rescanDue_ = true;
     scheduler_ = std::thread([this] { schedulerLoop(); });
     pthread_setname_np(scheduler_.native_handle(), "queue");
     for (int i = 0; i < settings_.workers; ++i) {
@@ -207,6 +212,10 @@ void QueueManager::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
+        running_ = false;
+        for (const auto& id : jobs_) {
+            inFlight_.erase(id);  // never started: due again after a restart of the manager
+        }
         jobs_.clear();
     }
     wake_.notify_all();
@@ -220,6 +229,18 @@ void QueueManager::stop() {
         }
     }
     workers_.clear();
+}
+
+void QueueManager::queued(const std::string& queueId) {
+    {
+        std::lock_guard lock(mutex_);
+        scheduleLocked(queueId, TimePoint{});
+        if (!running_ || !inFlight_.insert(queueId).second) {
+            return;
+        }
+        jobs_.push_back(queueId);
+    }
+    jobsReady_.notify_one();
 }
 
 void QueueManager::wake() {
@@ -243,6 +264,8 @@ void QueueManager::flush() {
             DeliveryState st = spool_.state(message.queueId);
             st.nextAttempt = TimePoint{};
             spool_.saveState(message.queueId, st);
+            std::lock_guard lock(mutex_);
+            scheduleLocked(message.queueId, TimePoint{});
         } catch (const std::exception& e) {
             log_.warning("flush " + message.queueId + ": " + e.what());
         }
@@ -250,45 +273,106 @@ void QueueManager::flush() {
     wake();
 }
 
-std::vector<std::string> QueueManager::dueMessages() {
-    std::vector<std::string> due;
+void QueueManager::scheduleLocked(const std::string& queueId, TimePoint at) {
+    schedule_[queueId] = at;
+}
+
+void QueueManager::rescan() {
+    std::vector<std::pair<std::string, TimePoint>> found;
     std::vector<std::string> problems;
-    const TimePoint now = clock_.now();
     for (const auto& message : spool_.list(&problems)) {
-        if (spool_.state(message.queueId).nextAttempt <= now) {
-            due.push_back(message.queueId);
+        found.emplace_back(message.queueId, spool_.state(message.queueId).nextAttempt);
+    }
+    std::lock_guard lock(mutex_);
+    // A known message keeps its entry: the schedule was updated after the state file was
+    // written, so it is never older than what the scan read.
+    for (const auto& [id, at] : found) {
+        schedule_.emplace(id, at);
+    }
+    lastRescan_ = std::chrono::steady_clock::now();
+    rescanDue_ = false;
+}
+
+void QueueManager::dispatchDueLocked(TimePoint now) {
+    if (!running_) {
+        return;
+    }
+    for (const auto& [id, at] : schedule_) {
+        if (at <= now && inFlight_.insert(id).second) {
+            jobs_.push_back(id);
         }
     }
-    return due;
+}
+
+void QueueManager::settled(const std::string& queueId, const Next& next) {
+    std::lock_guard lock(mutex_);
+    inFlight_.erase(queueId);
+    switch (next.kind) {
+        case Next::Kind::Gone:
+            schedule_.erase(queueId);
+            break;
+        case Next::Kind::RetryAt:
+            schedule_[queueId] = next.at;
+            break;
+        case Next::Kind::WaitForSlot:
+            schedule_[queueId] = clock_.now() + kScanInterval;
+            waitingForSlot_.insert(queueId);
+            break;
+    }
 }
 
 void QueueManager::runOnce() {
-    for (const auto& id : dueMessages()) {
-        process(id);
+    rescan();
+    std::vector<std::string> due;
+    {
+        std::lock_guard lock(mutex_);
+        const TimePoint now = clock_.now();
+        for (const auto& [id, at] : schedule_) {
+            if (at <= now && inFlight_.count(id) == 0) {
+                due.push_back(id);
+            }
+        }
+    }
+    for (const auto& id : due) {
+        settled(id, process(id));
     }
 }
 
 void QueueManager::schedulerLoop() {
     const std::filesystem::path flushFile = spool_.directory() / kFlushRequest;
     while (true) {
+        bool rescanNow = false;
         {
             std::unique_lock lock(mutex_);
-            wake_.wait_for(lock, kScanInterval, [this] { return stopping_ || wakeRequested_; });
+            // Until the next retry is due, at most kScanInterval (the flush request file).
+            auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kScanInterval);
+            const TimePoint now = clock_.now();
+            for (const auto& [id, at] : schedule_) {
+                if (inFlight_.count(id) == 0) {
+                    timeout =
+                        std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(at - now),
+                                   std::chrono::milliseconds(0), timeout);
+                }
+            }
+            wake_.wait_for(lock, timeout, [this] { return stopping_ || wakeRequested_; });
             if (stopping_) {
                 return;
             }
             wakeRequested_ = false;
+            rescanNow =
+                rescanDue_ || std::chrono::steady_clock::now() - lastRescan_ >= kRescanInterval;
         }
         try {
             if (::unlink(flushFile.c_str()) == 0) {
                 log_.information("flush requested: every queued message is due now");
                 flush();
             }
-            for (const auto& id : dueMessages()) {
+            if (rescanNow) {
+                rescan();
+            }
+            {
                 std::lock_guard lock(mutex_);
-                if (inFlight_.insert(id).second) {
-                    jobs_.push_back(id);
-                }
+                dispatchDueLocked(clock_.now());
             }
             jobsReady_.notify_all();
         } catch (const std::exception& e) {
@@ -309,14 +393,7 @@ void QueueManager::workerLoop(int) {
             id = std::move(jobs_.front());
             jobs_.pop_front();
         }
-        process(id);
-        {
-            std::lock_guard lock(mutex_);
-            inFlight_.erase(id);
-        }
-        if (waitingForSlot_.exchange(false)) {
-            wake();  // a destination slot is free again: do not wait for the next scan
-        }
+        settled(id, process(id));
     }
 }
 
@@ -331,9 +408,23 @@ bool QueueManager::acquireDestination(const std::string& destination) {
 }
 
 void QueueManager::releaseDestination(const std::string& destination) {
-    std::lock_guard lock(mutex_);
-    if (--perDestination_[destination] <= 0) {
-        perDestination_.erase(destination);
+    bool waiting = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (--perDestination_[destination] <= 0) {
+            perDestination_.erase(destination);
+        }
+        for (const auto& id : waitingForSlot_) {
+            auto it = schedule_.find(id);
+            if (it != schedule_.end()) {
+                it->second = TimePoint{};
+                waiting = true;
+            }
+        }
+        waitingForSlot_.clear();
+    }
+    if (waiting) {
+        wake();  // messages wait for a slot: do not leave them for the next scan
     }
 }
 
@@ -372,11 +463,11 @@ void QueueManager::publish(TlsSessionEventKind kind, const SpooledMessage& messa
     bus_.publish(Event{std::move(e)});
 }
 
-void QueueManager::process(const std::string& queueId) {
+QueueManager::Next QueueManager::process(const std::string& queueId) {
     try {
         const std::optional<SpooledMessage> message = spool_.message(queueId);
         if (!message) {
-            return;  // delivered or deleted meanwhile
+            return {};  // delivered or deleted meanwhile
         }
         DeliveryState st = spool_.state(queueId);
         const std::string content = spool_.content(queueId);
@@ -403,11 +494,11 @@ void QueueManager::process(const std::string& queueId) {
         std::string lastError;
         bool busy = false;
         bool policyDeferred = false;
-        for (const auto& [domain, recipients] : groups) {
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            const auto& [domain, recipients] = groups[g];
             const std::string destination = router_.destinationOf(domain);
             if (!acquireDestination(destination)) {
-                busy = true;  // another worker is at the limit: soon, without counting an attempt
-                waitingForSlot_ = true;
+                busy = true;  // other workers are at the limit: soon, without counting an attempt
                 continue;
             }
             const Resolution resolution = router_.resolve(domain);
@@ -496,7 +587,11 @@ void QueueManager::process(const std::string& queueId) {
                 count(&Counters::bytesDelivered, content.size());
                 publish(TlsSessionEventKind::Delivered, *message, result.reason, &result);
             }
-            spool_.saveState(queueId, st);  // delivered recipients are never sent again
+            if (g + 1 < groups.size()) {
+                // Delivered recipients are never sent again. After the last group the message
+                // is removed or its state saved with the retry below: no write needed here.
+                spool_.saveState(queueId, st);
+            }
         }
 
         std::vector<std::string> pending;
@@ -535,16 +630,17 @@ void QueueManager::process(const std::string& queueId) {
                     auto writer = spool_.begin(dsnEnvelope);
                     writer.append(makeDsn(*config_, *message, content, st.failed, now));
                     const std::string dsnId = writer.commit();
+                    queued(dsnId);
                     log_.information("queue=" + queueId + " bounced to <" +
                                      message->envelope.sender + "> dsn=" + dsnId + ": " + reasons);
                 }
             }
             spool_.remove(queueId);
             log_.information("queue=" + queueId + " removed");
-            return;
+            return {};
         }
         if (busy && lastError.empty()) {
-            return;  // only waiting for a destination slot: due again on the next scan
+            return {Next::Kind::WaitForSlot, {}};  // no attempt made: not counted as one
         }
         st.attempts += 1;
         count(policyDeferred ? &Counters::messagesDeferredTlsPolicy
@@ -560,9 +656,11 @@ void QueueManager::process(const std::string& queueId) {
         log_.information("queue=" + queueId + " deferred attempts=" + std::to_string(st.attempts) +
                          " next=" + certmgr::formatTime(st.nextAttempt) + " reason=" + lastError +
                          (policyDeferred ? " (TLS policy)" : ""));
+        return {Next::Kind::RetryAt, st.nextAttempt};
     } catch (const std::exception& e) {
         log_.error("queue=" + queueId + " delivery pass failed: " + e.what());
     }
+    return {Next::Kind::RetryAt, clock_.now() + settings_.retryMin};
 }
 
 }  // namespace tlsgate::gateway

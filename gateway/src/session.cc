@@ -726,7 +726,7 @@ void Session::onData(const smtp::Command& c) {
     publish(std::move(e));
     reply({250, "2.0.0", "Ok: queued as " + queueId});
     if (services_.onMessageQueued) {
-        services_.onMessageQueued();
+        services_.onMessageQueued(queueId);
     }
 }
 

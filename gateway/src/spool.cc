@@ -247,6 +247,15 @@ Spool::Spool(fs::path directory, const Clock& clock, Access access)
         throwSystem("scan", tmp, ec.value());
     }
     syncDir(tmp);
+    // A delivery state without its message: the process stopped between the two unlinks of
+    // remove(). Only the state is left; it belongs to nothing.
+    const fs::path states = directory_ / "state";
+    for (fs::directory_iterator it(states, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path path = it->path();
+        if (path.extension() == ".json" && !fs::exists(directory_ / "queue" / path.stem(), ec)) {
+            ::unlink(path.c_str());
+        }
+    }
 }
 
 std::string Spool::newQueueId() {
@@ -380,7 +389,8 @@ void Spool::remove(const std::string& queueId) {
     if (::unlink(path.c_str()) != 0) {
         throwSystem("remove", path, errno);
     }
-    syncDir(directory_ / "queue");
+    // No directory fsync: a removal lost to a power failure brings the message back, and it is
+    // delivered again (at least once), never lost. Every fsync here would be paid per message.
     const fs::path statePath = directory_ / "state" / (queueId + ".json");
     ::unlink(statePath.c_str());  // may not exist: never attempted
 }

@@ -268,6 +268,27 @@ TEST_F(SpoolTest, OpeningRemovesStaleTemporaryFilesButKeepsTheQueue) {
     EXPECT_EQ(messages[0].queueId, id);
 }
 
+TEST_F(SpoolTest, OpeningDropsDeliveryStatesWhoseMessageIsGone) {
+    std::string kept;
+    std::string removed;
+    {
+        Spool spool(spoolDir(), clock_);
+        kept = spool.begin(sampleEnvelope()).commit();
+        removed = spool.begin(sampleEnvelope()).commit();
+        DeliveryState st;
+        st.attempts = 2;
+        st.delivered = {"bob@example.net"};
+        spool.saveState(kept, st);
+        spool.saveState(removed, st);
+        // remove() stopped between its two unlinks: the message is gone, its state is not.
+        fs::remove(spoolDir() / "queue" / removed);
+    }
+    Spool reopened(spoolDir(), clock_);
+    EXPECT_EQ(namesIn(spoolDir() / "state"), std::vector<std::string>{kept + ".json"});
+    EXPECT_EQ(reopened.state(kept).attempts, 2);
+    EXPECT_EQ(reopened.state(kept).delivered, std::vector<std::string>{"bob@example.net"});
+}
+
 TEST_F(SpoolTest, MalformedQueueFilesAreReportedAndKept) {
     Spool spool(spoolDir(), clock_);
     const std::string good = spool.begin(sampleEnvelope()).commit();

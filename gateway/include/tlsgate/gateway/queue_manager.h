@@ -1,16 +1,19 @@
-// The queue manager: finds due messages in the spool ("queue" thread), hands them to a bounded
-// pool of delivery workers ("deliver"), limits concurrency per destination, records each attempt
-// in the message's delivery state, retries with exponential backoff, and bounces (RFC 3464 DSN)
-// on permanent failure or when the queue lifetime ends. A message leaves the spool only after
-// the next hop's 250 for every recipient (or a bounce). Errors are logged, never thrown.
+// The queue manager: keeps the schedule of the spooled messages in memory (built by a scan of the
+// spool at start and re-checked against it every minute), hands due messages to a bounded pool of
+// delivery workers ("deliver"; a message just accepted goes to them at once, the "queue" thread
+// dispatches retries), limits concurrency per destination, records each attempt in the message's
+// delivery state, retries with exponential backoff, and bounces (RFC 3464 DSN) on permanent
+// failure or when the queue lifetime ends. A message leaves the spool only after the next hop's
+// 250 for every recipient (or a bounce). Errors are logged, never thrown.
 #pragma once
 
-#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -52,7 +55,9 @@ class QueueManager {
     void start();
     /// Stops scheduling, lets running deliveries finish (bounded by their timeouts), joins.
     void stop();
-    /// Looks at the queue now (a message was accepted, or an operator asked for a flush).
+    /// A message was just committed to the spool: due now, handed to a worker at once.
+    void queued(const std::string& queueId);
+    /// Looks at the queue now (the scheduler checks for a flush request and due retries).
     void wake();
     /// Makes every queued message due now.
     void flush();
@@ -62,8 +67,22 @@ class QueueManager {
   private:
     void schedulerLoop();
     void workerLoop(int index);
-    std::vector<std::string> dueMessages();
-    void process(const std::string& queueId);
+    /// Reads the spool (messages and their delivery states) into the schedule: at start, every
+    /// kRescanInterval, and after a flush. Messages being delivered keep their entry.
+    void rescan();
+    /// Due messages from the schedule into the workers' jobs (mutex_ held).
+    void dispatchDueLocked(TimePoint now);
+    /// Schedules `queueId` at `at` and hands it to a worker now if it is due (mutex_ held).
+    void scheduleLocked(const std::string& queueId, TimePoint at);
+    /// What a delivery pass left to do with a message.
+    struct Next {
+        enum class Kind { Gone, RetryAt, WaitForSlot } kind = Kind::Gone;
+        TimePoint at{};  ///< RetryAt
+    };
+    /// One delivery pass over one message.
+    Next process(const std::string& queueId);
+    /// Records the result of process() in the schedule.
+    void settled(const std::string& queueId, const Next& next);
     bool acquireDestination(const std::string& destination);
     void releaseDestination(const std::string& destination);
     void count(Counters::Counter Counters::*counter, std::uint64_t n = 1) const;
@@ -89,11 +108,18 @@ class QueueManager {
     std::condition_variable jobsReady_;
     std::deque<std::string> jobs_;
     std::set<std::string> inFlight_;
+    /// Every spooled message known, with when it is due (epoch: now). Disk stays the truth: the
+    /// periodic rescan adds what the schedule missed; process() drops what is gone.
+    std::map<std::string, TimePoint> schedule_;
+    bool running_ = false;  ///< workers are there to take jobs
+    bool rescanDue_ = true;
+    std::chrono::steady_clock::time_point lastRescan_{};
     std::map<std::string, int> perDestination_;
     bool stopping_ = false;
     bool wakeRequested_ = false;
-    /// A message waited for a destination slot: the next finished job wakes the scheduler.
-    std::atomic<bool> waitingForSlot_{false};
+    /// Messages that found their destination at its limit: due again when a slot is released
+    /// (or after kScanInterval, should that wake-up be missed).
+    std::set<std::string> waitingForSlot_;
     std::thread scheduler_;
     std::vector<std::thread> workers_;
 };

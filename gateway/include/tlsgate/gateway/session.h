@@ -72,8 +72,8 @@ struct SessionServices {
     Spool* spool = nullptr;
     EventBus* bus = nullptr;
     Counters* counters = nullptr;  ///< null: not counted (unit tests)
-    /// Called after a message was queued (the queue manager looks at it at once).
-    std::function<void()> onMessageQueued;
+    /// Called with the queue id after a message was committed (the queue manager takes it).
+    std::function<void(const std::string& queueId)> onMessageQueued;
 };
 
 enum class SessionState { Connected, Ready, Mail, Rcpt, Data, Closing };

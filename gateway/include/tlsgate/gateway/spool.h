@@ -68,7 +68,8 @@ class Spool {
     enum class Access { Owner, Inspect };
 
     /// Opens `directory`. As Owner: creates it (mode 0700) with its queue/ and tmp/ folders and
-    /// removes leftovers of interrupted writes from tmp/ (only one owner per directory).
+    /// removes leftovers of interrupted writes from tmp/ and delivery states whose message is
+    /// gone (only one owner per directory).
     Spool(std::filesystem::path directory, const Clock& clock = SystemClock::instance(),
           Access access = Access::Owner);
 
@@ -114,7 +115,8 @@ class Spool {
     std::optional<SpooledMessage> message(const std::string& queueId) const;
     /// The content of a committed message.
     std::string content(const std::string& queueId) const;
-    /// Removes a delivered (or bounced) message and its delivery state.
+    /// Removes a delivered (or bounced) message and its delivery state. Not fsynced: after a
+    /// power failure the message may come back and be delivered again, never lost.
     void remove(const std::string& queueId);
     /// The delivery state of a message (the initial state when none was saved yet).
     DeliveryState state(const std::string& queueId) const;
