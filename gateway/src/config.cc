@@ -47,7 +47,7 @@ const std::vector<KnownSection>& knownSections() {
         {"send",
          {"tls_level", "tls_min_version", "tls_policy", "routes", "default_route", "retry_min",
           "retry_max", "max_queue_lifetime", "workers", "max_per_destination", "connect_timeout",
-          "command_timeout"}},
+          "command_timeout", "connection_cache_time", "connection_reuse_limit"}},
         {"spool", {"directory"}},
         {"certificates",
          {"store_directory", "validity_days", "auto_renew", "renew_at", "expiry_warning_days",
@@ -597,6 +597,9 @@ class Loader {
             std::chrono::seconds(integer("send.connect_timeout", 30, 1, 600, "seconds"));
         s.commandTimeout =
             std::chrono::seconds(integer("send.command_timeout", 300, 1, 3600, "seconds"));
+        s.connectionCacheTime =
+            std::chrono::seconds(integer("send.connection_cache_time", 2, 0, 300, "seconds"));
+        s.connectionReuseLimit = integer("send.connection_reuse_limit", 100, 1, 100000, "messages");
         if (s.retryMax < s.retryMin) {
             throw ConfigError(label_ + ": send.retry_max = " + std::to_string(s.retryMax.count()) +
                               ": requires at least send.retry_min (it is " +

@@ -132,6 +132,11 @@ QueueManager::QueueManager(std::shared_ptr<const GatewayConfig> config, Spool& s
       spool_(spool),
       router_(std::move(router)),
       tls_(tls),
+      connections_(settings_.connectionCacheTime.count() > 0
+                       ? std::make_unique<ConnectionCache>(ConnectionCache::Limits{
+                             settings_.connectionCacheTime, settings_.connectionReuseLimit,
+                             static_cast<std::size_t>(settings_.workers)})
+                       : nullptr),
       bus_(bus),
       clock_(clock),
       counters_(counters),
@@ -144,8 +149,8 @@ void QueueManager::count(Counters::Counter Counters::*counter, std::uint64_t n) 
 }
 
 void QueueManager::countAttempt(const DeliveryResult& r) const {
-    if (!r.connected) {
-        return;
+    if (!r.connected || r.reused) {
+        return;  // a reused connection was counted when it was made
     }
     count(&Counters::outboundConnections);
     if (r.tlsUsed) {
@@ -163,8 +168,10 @@ void QueueManager::countAttempt(const DeliveryResult& r) const {
 }
 
 void QueueManager::publishAttempt(const SpooledMessage& message, const DeliveryResult& r) {
-    if (!r.connected) {
-        return;  // the Deferred event that follows carries the connect error
+    if (!r.connected || r.reused) {
+        // The Deferred event that follows carries a connect error; a reused connection's
+        // connection and handshake events were published when it was made.
+        return;
     }
     publish(TlsSessionEventKind::Connected, message, {}, &r);
     if (r.tlsFacts.startTlsOffered) {
@@ -229,6 +236,9 @@ void QueueManager::stop() {
         }
     }
     workers_.clear();
+    if (connections_) {
+        connections_->clear();  // QUIT to every idle next-hop connection
+    }
 }
 
 void QueueManager::queued(const std::string& queueId) {
@@ -369,6 +379,9 @@ void QueueManager::schedulerLoop() {
             }
             if (rescanNow) {
                 rescan();
+            }
+            if (connections_) {
+                connections_->closeExpired();
             }
             {
                 std::lock_guard lock(mutex_);
@@ -530,6 +543,7 @@ QueueManager::Next QueueManager::process(const std::string& queueId) {
                 request.eightBitMime = message->envelope.eightBitMime;
                 request.connectTimeout = settings_.connectTimeout;
                 request.commandTimeout = settings_.commandTimeout;
+                request.cache = connections_.get();
                 result = deliver(request);
                 countAttempt(result);
                 publishAttempt(*message, result);
@@ -575,8 +589,9 @@ QueueManager::Next QueueManager::process(const std::string& queueId) {
                 }
             }
             const std::string tlsNote =
-                result.tlsUsed ? " tls=" + result.tlsVersion + " cipher=" + result.tlsCipher
-                               : std::string(" tls=none");
+                (result.tlsUsed ? " tls=" + result.tlsVersion + " cipher=" + result.tlsCipher
+                                : std::string(" tls=none")) +
+                (result.reused ? " connection=reused" : "");
             log_.information(
                 "queue=" + queueId + " to=" + domain + " relay=" + result.tlsFacts.host + "[" +
                 result.tlsFacts.address + "]:" + std::to_string(result.port) + " " +

@@ -1,6 +1,7 @@
-// The sending side's SMTP client: the client TLS context from the certificate store, and one SMTP
+// The sending side's SMTP client: the client TLS context from the certificate store, one SMTP
 // transaction with one next-hop address (EHLO, STARTTLS under the send policy, MAIL/RCPT/DATA,
-// QUIT). Called on a delivery worker thread; deliver() never throws: every failure (connection,
+// QUIT), and the cache of idle connections reused by the next transaction to the same host.
+// Called on delivery worker threads; deliver() never throws: every failure (connection,
 // timeout, protocol, TLS policy, the server's refusals) is an outcome with a reason.
 // SSL writes can raise SIGPIPE on a closed socket: the process ignores SIGPIPE (main.cc).
 #include "tlsgate/gateway/smtp_client.h"
@@ -369,6 +370,17 @@ class Connection {
 
     SSL* ssl() const { return ssl_.get(); }
 
+    /// QUIT and close_notify without waiting for any answer (closing an idle cached connection).
+    void quitNoWait() noexcept {
+        try {
+            setTimeout(std::chrono::seconds(1));
+            send("QUIT\r\n", "sending QUIT");
+            shutdownTls();
+        } catch (const std::exception&) {
+        }
+        drainOpensslErrors();
+    }
+
     /// Sends close_notify; errors are of no interest any more.
     void shutdownTls() {
         if (ssl_) {
@@ -407,6 +419,34 @@ class Connection {
     smtp::LineBuffer lines_{kMaxReplyLineLength};
 };
 
+}  // namespace
+
+/// An idle connection and what its first transaction established on it.
+struct ConnectionCache::Entry {
+    std::string key;
+    std::unique_ptr<Connection> connection;
+    std::shared_ptr<const ClientTlsContext> tls;  ///< the context it was made with stays alive
+    Extensions ext;
+    SendTlsFacts facts;
+    bool tlsUsed = false;
+    std::string tlsVersion;
+    std::string tlsCipher;
+    std::optional<certmgr::CertificateInfo> serverCert;
+    int uses = 0;  ///< transactions so far
+    std::chrono::steady_clock::time_point idleSince;
+};
+
+namespace {
+
+/// What a cached connection must match to be reused: the name (SNI and the certificate check),
+/// the address and port, the TLS level actually applied, our EHLO name, the client context.
+std::string cacheKey(const DeliveryRequest& request) {
+    const SendTlsLevel level = request.forcePlain ? SendTlsLevel::NoTls : request.level;
+    return request.host + '\n' + request.address + '\n' + std::to_string(request.port) + '\n' +
+           std::to_string(static_cast<int>(level)) + '\n' + request.heloName + '\n' +
+           std::to_string(reinterpret_cast<std::uintptr_t>(request.tls.get()));
+}
+
 /// One transaction: the steps in order; each either goes on or settles `result_` and stops.
 class Client {
   public:
@@ -414,7 +454,12 @@ class Client {
         : request_(request), result_(result) {}
 
     void run() {
-        const std::string error = connection_.connect(
+        if (request_.cache != nullptr && resume()) {
+            send();
+            return;
+        }
+        connection_ = std::make_unique<Connection>();
+        const std::string error = connection_->connect(
             request_.address, request_.port, request_.connectTimeout, request_.commandTimeout);
         if (!error.empty()) {
             settle(DeliveryOutcome::Deferred, "4.4.1 connect to " + peer() + ":" +
@@ -422,19 +467,18 @@ class Client {
             return;
         }
         result_.connected = true;
-        const ServerReply greeting = connection_.readReply("receiving the initial greeting");
+        const ServerReply greeting = connection_->readReply("receiving the initial greeting");
         if (greeting.kind() != 2) {
             // Even a 554 greeting speaks for this host only (RFC 5321 3.1): try the next one.
             settle(DeliveryOutcome::Deferred, "host " + peer() + " said: " + greeting.text());
             quit();
             return;
         }
-        Extensions ext;
-        if (!hello(ext)) {
+        if (!hello(ext_)) {
             return;
         }
         SendTlsFacts& facts = result_.tlsFacts;
-        facts.startTlsOffered = ext.startTls;
+        facts.startTlsOffered = ext_.startTls;
         const SendTlsLevel level = request_.forcePlain ? SendTlsLevel::NoTls : request_.level;
         SendDecision decision;
         if (!request_.tls && level != SendTlsLevel::NoTls) {
@@ -456,16 +500,21 @@ class Client {
             quit();
             return;
         }
-        if (decision.action == SendAction::StartTls && (!startTls(level) || !hello(ext))) {
+        if (decision.action == SendAction::StartTls && (!startTls(level) || !hello(ext_))) {
             return;
         }
-        if (ext.sizeOffered && ext.sizeLimit > 0 && request_.size > ext.sizeLimit) {
+        send();
+    }
+
+    /// The size check against what the server announced, then the transaction.
+    void send() {
+        if (ext_.sizeOffered && ext_.sizeLimit > 0 && request_.size > ext_.sizeLimit) {
             settle(DeliveryOutcome::Failed,
                    "5.3.4 message size exceeds the limit of " + request_.host);
             quit();
             return;
         }
-        transaction(ext);
+        transaction(ext_);
     }
 
   private:
@@ -490,14 +539,14 @@ class Client {
     /// EHLO, or HELO when EHLO is refused with 5xx. False when the result is settled.
     bool hello(Extensions& ext) {
         const std::string phase = "performing the EHLO handshake";
-        connection_.send("EHLO " + request_.heloName + "\r\n", phase);
-        ServerReply reply = connection_.readReply(phase);
+        connection_->send("EHLO " + request_.heloName + "\r\n", phase);
+        ServerReply reply = connection_->readReply(phase);
         std::string_view command = "EHLO";
         ext = Extensions();
         if (reply.kind() == 5) {
             const std::string heloPhase = "performing the HELO handshake";
-            connection_.send("HELO " + request_.heloName + "\r\n", heloPhase);
-            reply = connection_.readReply(heloPhase);
+            connection_->send("HELO " + request_.heloName + "\r\n", heloPhase);
+            reply = connection_->readReply(heloPhase);
             command = "HELO";
         } else if (reply.kind() == 2) {
             ext = parseExtensions(reply);
@@ -516,18 +565,18 @@ class Client {
         SendTlsFacts& facts = result_.tlsFacts;
         facts.handshakeAttempted = true;
         const std::string phase = "sending STARTTLS";
-        connection_.send("STARTTLS\r\n", phase);
-        const ServerReply reply = connection_.readReply(phase);
+        connection_->send("STARTTLS\r\n", phase);
+        const ServerReply reply = connection_->readReply(phase);
         bool plaintextUsable = false;
         if (reply.code != 220) {
             facts.handshakeError = "STARTTLS refused: " + reply.text();
             plaintextUsable = true;
         } else {
-            facts.handshakeError = connection_.startTls(*request_.tls->get(), request_.host);
+            facts.handshakeError = connection_->startTls(*request_.tls->get(), request_.host);
             facts.handshakeOk = facts.handshakeError.empty();
         }
         if (facts.handshakeOk) {
-            recordSession(*connection_.ssl());
+            recordSession(*connection_->ssl());
         }
         const SendDecision decision = decideAfterHandshake(level, facts);
         switch (decision.action) {
@@ -616,35 +665,35 @@ class Client {
                 batch += "RCPT TO:<" + recipient + ">\r\n";
             }
             batch += "DATA\r\n";
-            connection_.send(batch, mailPhase);
-            const ServerReply mailReply = connection_.readReply(mailPhase);
+            connection_->send(batch, mailPhase);
+            const ServerReply mailReply = connection_->readReply(mailPhase);
             if (mailReply.kind() != 2) {
                 settleByReply(mailReply, "MAIL FROM");
                 // Every command of the group gets its reply: read them so QUIT is not taken for
                 // part of a DATA section a careless server opened anyway.
                 for (std::size_t i = 0; i < request_.recipients.size(); ++i) {
-                    connection_.readReply(rcptPhase);
+                    connection_->readReply(rcptPhase);
                 }
-                closeUnwantedData(connection_.readReply(dataPhase), dataPhase);
+                closeUnwantedData(connection_->readReply(dataPhase), dataPhase);
                 quit();
                 return;
             }
             for (auto& recipient : result_.recipients) {
-                accepted += recordRecipient(recipient, connection_.readReply(rcptPhase));
+                accepted += recordRecipient(recipient, connection_->readReply(rcptPhase));
             }
-            dataReply = connection_.readReply(dataPhase);
+            dataReply = connection_->readReply(dataPhase);
             dataSent = true;
         } else {
-            connection_.send(mail, mailPhase);
-            const ServerReply mailReply = connection_.readReply(mailPhase);
+            connection_->send(mail, mailPhase);
+            const ServerReply mailReply = connection_->readReply(mailPhase);
             if (mailReply.kind() != 2) {
                 settleByReply(mailReply, "MAIL FROM");
                 quit();
                 return;
             }
             for (auto& recipient : result_.recipients) {
-                connection_.send("RCPT TO:<" + recipient.recipient + ">\r\n", rcptPhase);
-                accepted += recordRecipient(recipient, connection_.readReply(rcptPhase));
+                connection_->send("RCPT TO:<" + recipient.recipient + ">\r\n", rcptPhase);
+                accepted += recordRecipient(recipient, connection_->readReply(rcptPhase));
             }
         }
 
@@ -657,8 +706,8 @@ class Client {
             return;
         }
         if (!dataSent) {
-            connection_.send("DATA\r\n", dataPhase);
-            dataReply = connection_.readReply(dataPhase);
+            connection_->send("DATA\r\n", dataPhase);
+            dataReply = connection_->readReply(dataPhase);
         }
         if (dataReply.code != 354) {
             applyToAccepted(dataReply);
@@ -667,7 +716,7 @@ class Client {
             return;
         }
         sendContent();
-        const ServerReply final = connection_.readReply(
+        const ServerReply final = connection_->readReply(
             "waiting for the reply to the end of data (the message may arrive twice)");
         applyToAccepted(final);
         if (final.kind() == 2) {
@@ -675,14 +724,14 @@ class Client {
         } else {
             settleByReply(final, "end of DATA");
         }
-        quit();
+        release(final);
     }
 
     /// A pipelined DATA that should have been refused but got 354: end it at once, empty.
     void closeUnwantedData(const ServerReply& dataReply, const std::string& phase) {
         if (dataReply.code == 354) {
-            connection_.send(".\r\n", phase);
-            connection_.readReply(phase);
+            connection_->send(".\r\n", phase);
+            connection_->readReply(phase);
         }
     }
 
@@ -745,32 +794,157 @@ class Client {
             chunk += "\r\n";
             pos = lf == std::string_view::npos ? content.size() : lf + 1;
             if (chunk.size() >= kBodyChunk) {
-                connection_.send(chunk, phase);
+                connection_->send(chunk, phase);
                 chunk.clear();
             }
         }
         chunk += ".\r\n";
-        connection_.send(chunk, phase);
+        connection_->send(chunk, phase);
     }
 
     /// QUIT, its reply and close_notify, within a short timeout; failures do not matter now.
     void quit() noexcept {
         try {
-            connection_.setTimeout(std::min(request_.commandTimeout, kQuitTimeout));
-            connection_.send("QUIT\r\n", "sending QUIT");
-            connection_.readReply("sending QUIT");
-            connection_.shutdownTls();
+            connection_->setTimeout(std::min(request_.commandTimeout, kQuitTimeout));
+            connection_->send("QUIT\r\n", "sending QUIT");
+            connection_->readReply("sending QUIT");
+            connection_->shutdownTls();
         } catch (const std::exception&) {
         }
         drainOpensslErrors();
     }
 
+    /// A cached connection for this request that answers RSET with 250; false when there is
+    /// none (every one that fails the check is closed).
+    bool resume() {
+        const std::string phase = "checking a cached connection";
+        while (auto entry = request_.cache->take(cacheKey(request_))) {
+            try {
+                entry->connection->setTimeout(std::min(request_.commandTimeout, kQuitTimeout));
+                entry->connection->send("RSET\r\n", phase);
+                if (entry->connection->readReply(phase).code != 250 ||
+                    !entry->connection->setTimeout(request_.commandTimeout)) {
+                    entry->connection->quitNoWait();
+                    continue;
+                }
+            } catch (const std::exception&) {
+                drainOpensslErrors();
+                continue;  // closed by the server meanwhile: the entry closes the socket
+            }
+            connection_ = std::move(entry->connection);
+            tls_ = std::move(entry->tls);
+            ext_ = entry->ext;
+            uses_ = entry->uses;
+            result_.connected = true;
+            result_.reused = true;
+            result_.tlsFacts = entry->facts;
+            result_.tlsUsed = entry->tlsUsed;
+            result_.tlsVersion = entry->tlsVersion;
+            result_.tlsCipher = entry->tlsCipher;
+            result_.serverCert = entry->serverCert;
+            return true;
+        }
+        return false;
+    }
+
+    /// After the reply to the end of data: the connection goes to the cache for the next
+    /// message to this host, or is closed with QUIT.
+    void release(const ServerReply& last) {
+        if (request_.cache == nullptr || last.code == 421 ||
+            uses_ + 1 >= request_.cache->limits().maxUses) {
+            quit();
+            return;
+        }
+        auto entry = std::make_unique<ConnectionCache::Entry>();
+        entry->key = cacheKey(request_);
+        entry->connection = std::move(connection_);
+        entry->tls = tls_ ? tls_ : request_.tls;
+        entry->ext = ext_;
+        entry->facts = result_.tlsFacts;
+        entry->tlsUsed = result_.tlsUsed;
+        entry->tlsVersion = result_.tlsVersion;
+        entry->tlsCipher = result_.tlsCipher;
+        entry->serverCert = result_.serverCert;
+        entry->uses = uses_ + 1;
+        request_.cache->put(std::move(entry));
+    }
+
     const DeliveryRequest& request_;
     DeliveryResult& result_;
-    Connection connection_;
+    std::unique_ptr<Connection> connection_;
+    std::shared_ptr<const ClientTlsContext> tls_;  ///< of a reused connection
+    Extensions ext_;                               ///< what the server announced
+    int uses_ = 0;                                 ///< earlier transactions on this connection
 };
 
 }  // namespace
+
+ConnectionCache::ConnectionCache(Limits limits) : limits_(limits) {}
+
+ConnectionCache::~ConnectionCache() {
+    clear();
+}
+
+std::unique_ptr<ConnectionCache::Entry> ConnectionCache::take(const std::string& key) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if ((*it)->key == key && now - (*it)->idleSince < limits_.idleTime) {
+            std::unique_ptr<Entry> entry = std::move(*it);
+            idle_.erase(std::next(it).base());
+            return entry;
+        }
+    }
+    return nullptr;
+}
+
+void ConnectionCache::put(std::unique_ptr<Entry> entry) {
+    std::unique_ptr<Entry> evicted;
+    {
+        std::lock_guard lock(mutex_);
+        entry->idleSince = std::chrono::steady_clock::now();
+        idle_.push_back(std::move(entry));
+        if (idle_.size() > limits_.maxIdle) {
+            evicted = std::move(idle_.front());
+            idle_.pop_front();
+        }
+    }
+    if (evicted) {
+        evicted->connection->quitNoWait();
+    }
+}
+
+void ConnectionCache::closeExpired() {
+    std::vector<std::unique_ptr<Entry>> expired;
+    {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(mutex_);
+        // put() appends: the front is the longest idle.
+        while (!idle_.empty() && now - idle_.front()->idleSince >= limits_.idleTime) {
+            expired.push_back(std::move(idle_.front()));
+            idle_.pop_front();
+        }
+    }
+    for (auto& entry : expired) {
+        entry->connection->quitNoWait();
+    }
+}
+
+void ConnectionCache::clear() {
+    std::deque<std::unique_ptr<Entry>> all;
+    {
+        std::lock_guard lock(mutex_);
+        all.swap(idle_);
+    }
+    for (auto& entry : all) {
+        entry->connection->quitNoWait();
+    }
+}
+
+std::size_t ConnectionCache::idle() const {
+    std::lock_guard lock(mutex_);
+    return idle_.size();
+}
 
 std::shared_ptr<const ClientTlsContext> ClientTlsContext::build(const certmgr::Store& store,
                                                                 const std::string& minVersion) {

@@ -252,7 +252,8 @@ TEST_F(ConfigTest, UnknownKeyIsRefusedNamingTheKnownOnes) {
               file_ +
                   ": send.listen: unknown key (known keys in [send]: tls_level, tls_min_version, "
                   "tls_policy, routes, default_route, retry_min, retry_max, max_queue_lifetime, "
-                  "workers, max_per_destination, connect_timeout, command_timeout)");
+                  "workers, max_per_destination, connect_timeout, command_timeout, "
+                  "connection_cache_time, connection_reuse_limit)");
 }
 
 TEST_F(ConfigTest, UnknownSectionIsRefusedEvenWhenEmpty) {
@@ -566,7 +567,7 @@ TEST_F(ConfigTest, ExampleFileShowsTheDefaultsAndDocsListEveryKey) {
         }
         uncommented += line + "\n";
     }
-    EXPECT_EQ(keys, 55);
+    EXPECT_EQ(keys, 57);
     const GatewayConfig all = loadConfig(write(uncommented));
     const GatewayConfig defaults = defaultConfig();
     EXPECT_EQ(all.gateway.hostname, "mx.example.com");

@@ -48,7 +48,9 @@ struct ServerScript {
     std::vector<std::string> rcptReplies;  ///< by RCPT order; "250 2.1.5 Ok" past the end
     std::string dataReply = "354 End data with <CR><LF>.<CR><LF>";
     std::string finalReply = kFinalReply;
-    bool closeInData = false;  ///< after 354, read a little and hang up
+    bool closeInData = false;        ///< after 354, read a little and hang up
+    bool closeAfterMessage = false;  ///< after the reply to the end of data, hang up
+    int connections = 1;             ///< connections accepted one after the other
 };
 
 /// What the scripted server saw.
@@ -59,6 +61,7 @@ struct ServerRecord {
     std::string serverName;  ///< SNI
     X509Ptr clientCert;
     std::string error;
+    int connections = 0;
 };
 
 void setTimeouts(int fd) {
@@ -67,66 +70,23 @@ void setTimeouts(int fd) {
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-/// Accepts one connection and plays the script; the destructor joins the thread.
-class ScriptedServer {
+/// One connection's side of the script: its own socket, TLS session and record.
+class Conversation {
   public:
-    explicit ScriptedServer(ServerScript script) : script_(std::move(script)) {
-        listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        address.sin_port = 0;
-        socklen_t length = sizeof address;
-        if (listenFd_ < 0 ||
-            ::bind(listenFd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-            ::listen(listenFd_, 1) != 0 ||
-            ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-            record_.error = "listen failed";
-            return;
-        }
-        port_ = ntohs(address.sin_port);
-        thread_ = std::thread([this] { run(); });
-    }
-    ~ScriptedServer() {
-        join();
-        if (listenFd_ >= 0) {
-            ::close(listenFd_);
-        }
-    }
-    ScriptedServer(const ScriptedServer&) = delete;
-    ScriptedServer& operator=(const ScriptedServer&) = delete;
+    Conversation(const ServerScript& script, int fd) : script_(script), fd_(fd) {}
+    ~Conversation() { hangUp(); }
+    Conversation(const Conversation&) = delete;
+    Conversation& operator=(const Conversation&) = delete;
 
-    std::uint16_t port() const { return port_; }
-    /// Waits for the conversation to end.
-    const ServerRecord& record() {
-        join();
-        return record_;
-    }
+    ServerRecord& record() { return record_; }
 
-  private:
-    void join() {
-        if (thread_.joinable()) {
-            thread_.join();
-        }
-    }
-
-    void run() {
-        pollfd pfd{listenFd_, POLLIN, 0};
-        if (::poll(&pfd, 1, 5000) != 1) {
-            record_.error = "no connection";
-            return;
-        }
-        fd_ = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd_ < 0) {
-            record_.error = "accept failed";
-            return;
-        }
-        setTimeouts(fd_);
-        const int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        converse();
+    /// Closes the connection (the script's conversation is over).
+    void hangUp() {
         ssl_.reset();
-        ::close(fd_);
+        if (fd_ >= 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
     }
 
     void converse() {
@@ -148,7 +108,7 @@ class ScriptedServer {
                 }
                 std::string reply = "250-mx.example.test\r\n";
                 std::vector<std::string> extensions = script_.extensions;
-                if ((script_.tls != nullptr || script_.garbageAfterStartTls) && !record_.tlsUp) {
+                if ((script_.tls != nullptr || script_.garbageAfterStartTls) && !ssl_) {
                     extensions.push_back("STARTTLS");
                 }
                 for (std::size_t i = 0; i < extensions.size(); ++i) {
@@ -206,6 +166,9 @@ class ScriptedServer {
                     }
                 }
                 ok = write(script_.finalReply + "\r\n");
+                if (script_.closeAfterMessage) {
+                    return;
+                }
             } else if (verb == "RSET") {
                 ok = write("250 2.0.0 Ok\r\n");
             } else if (verb == "QUIT") {
@@ -265,13 +228,109 @@ class ScriptedServer {
         }
     }
 
+  private:
+    const ServerScript& script_;
+    ServerRecord record_;
+    int fd_;
+    SslPtr ssl_;
+    std::string input_;
+};
+
+/// Accepts `connections` connections one after the other and plays the script on each; the
+/// destructor joins the thread.
+class ScriptedServer {
+  public:
+    explicit ScriptedServer(ServerScript script) : script_(std::move(script)) {
+        listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = 0;
+        socklen_t length = sizeof address;
+        if (listenFd_ < 0 ||
+            ::bind(listenFd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::listen(listenFd_, 4) != 0 ||
+            ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            record_.error = "listen failed";
+            return;
+        }
+        port_ = ntohs(address.sin_port);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~ScriptedServer() {
+        join();
+        if (listenFd_ >= 0) {
+            ::close(listenFd_);
+        }
+    }
+    ScriptedServer(const ScriptedServer&) = delete;
+    ScriptedServer& operator=(const ScriptedServer&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    /// Waits for the conversation to end.
+    const ServerRecord& record() {
+        join();
+        return record_;
+    }
+
+  private:
+    void join() {
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+    void run() {
+        std::vector<std::unique_ptr<Conversation>> conversations;
+        std::vector<std::thread> threads;
+        for (int i = 0; i < script_.connections; ++i) {
+            pollfd pfd{listenFd_, POLLIN, 0};
+            if (::poll(&pfd, 1, 5000) != 1) {
+                record_.error = "no connection";
+                break;
+            }
+            const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) {
+                record_.error = "accept failed";
+                break;
+            }
+            setTimeouts(fd);
+            const int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            // Each connection is served at once: a client may hold one open while it opens the
+            // next (a cached connection).
+            conversations.push_back(std::make_unique<Conversation>(script_, fd));
+            threads.emplace_back([c = conversations.back().get()] {
+                c->converse();
+                c->hangUp();
+            });
+        }
+        for (auto& t : threads) {
+            t.join();
+        }
+        // One record: the connections' commands in the order they were accepted.
+        for (auto& c : conversations) {
+            ServerRecord& r = c->record();
+            ++record_.connections;
+            record_.commands.insert(record_.commands.end(), r.commands.begin(), r.commands.end());
+            record_.body += r.body;
+            record_.tlsUp = record_.tlsUp || r.tlsUp;
+            if (!r.serverName.empty()) {
+                record_.serverName = r.serverName;
+            }
+            if (r.clientCert) {
+                record_.clientCert = std::move(r.clientCert);
+            }
+            if (record_.error.empty()) {
+                record_.error = r.error;
+            }
+        }
+    }
+
     ServerScript script_;
     ServerRecord record_;
     int listenFd_ = -1;
-    int fd_ = -1;
     std::uint16_t port_ = 0;
-    SslPtr ssl_;
-    std::string input_;
     std::thread thread_;
 };
 
@@ -870,6 +929,108 @@ TEST_F(SmtpClientConnection, MalformedGreetingDefers) {
     EXPECT_EQ(result.reason, std::string("4.5.0 protocol error with ") + kPeer +
                                  " while receiving the initial greeting: malformed reply \"hello "
                                  "there\"");
+}
+
+using SmtpClientCache = SmtpClientTest;
+
+TEST_F(SmtpClientCache, SecondMessageReusesTheVerifiedTlsConnection) {
+    SslCtxPtr tls = serverContext(*goodLeaf_);
+    ServerScript script;
+    script.tls = tls.get();
+    ScriptedServer server{script};
+    ConnectionCache cache({std::chrono::seconds(60), 2, 4});
+    DeliveryRequest r = request(server.port(), SendTlsLevel::RequireVerify);
+    r.cache = &cache;
+    const DeliveryResult first = deliver(r);
+    EXPECT_EQ(cache.idle(), 1u);
+    r.recipients = {"carol@example.test"};
+    const DeliveryResult second = deliver(r);
+    const ServerRecord& seen = server.record();
+
+    EXPECT_EQ(first.outcome, DeliveryOutcome::Delivered) << first.reason;
+    EXPECT_FALSE(first.reused);
+    EXPECT_EQ(second.outcome, DeliveryOutcome::Delivered) << second.reason;
+    EXPECT_TRUE(second.reused);
+    // What the first transaction established holds for the second: same session, verified.
+    EXPECT_TRUE(second.tlsUsed);
+    EXPECT_TRUE(second.tlsFacts.chainVerified && second.tlsFacts.nameMatched);
+    EXPECT_EQ(second.tlsCipher, first.tlsCipher);
+    ASSERT_TRUE(second.serverCert.has_value());
+    EXPECT_EQ(second.serverCert->sha256Fingerprint, first.serverCert->sha256Fingerprint);
+    EXPECT_EQ(seen.connections, 1);
+    const std::string mail =
+        "MAIL FROM:<alice@example.org> SIZE=" + std::to_string(content_.size());
+    // The reuse limit (2) closes the connection after the second message.
+    const std::vector<std::string> transcript{"EHLO gateway.example.test",
+                                              "STARTTLS",
+                                              "EHLO gateway.example.test",
+                                              mail,
+                                              "RCPT TO:<bob@example.test>",
+                                              "DATA",
+                                              "RSET",
+                                              mail,
+                                              "RCPT TO:<carol@example.test>",
+                                              "DATA",
+                                              "QUIT"};
+    EXPECT_EQ(seen.commands, transcript);
+    EXPECT_EQ(cache.idle(), 0u);
+}
+
+TEST_F(SmtpClientCache, ConnectionClosedByTheServerIsReplacedByANewOne) {
+    ServerScript script;
+    script.closeAfterMessage = true;
+    script.connections = 2;
+    ScriptedServer server{script};
+    ConnectionCache cache({std::chrono::seconds(60), 100, 4});
+    DeliveryRequest r = request(server.port(), SendTlsLevel::NoTls);
+    r.cache = &cache;
+    const DeliveryResult first = deliver(r);
+    const DeliveryResult second = deliver(r);
+    const ServerRecord& seen = server.record();
+
+    EXPECT_EQ(first.outcome, DeliveryOutcome::Delivered) << first.reason;
+    EXPECT_EQ(second.outcome, DeliveryOutcome::Delivered) << second.reason;
+    EXPECT_FALSE(second.reused);
+    EXPECT_EQ(seen.connections, 2);
+    EXPECT_EQ(std::count(seen.commands.begin(), seen.commands.end(), "EHLO gateway.example.test"),
+              2);
+}
+
+TEST_F(SmtpClientCache, DifferentLevelIsNotServedFromTheCache) {
+    SslCtxPtr tls = serverContext(*goodLeaf_);
+    ServerScript script;
+    script.tls = tls.get();
+    script.connections = 2;
+    ScriptedServer server{script};
+    ConnectionCache cache({std::chrono::seconds(60), 100, 4});
+    DeliveryRequest r = request(server.port(), SendTlsLevel::Attempt);
+    r.cache = &cache;
+    r.forcePlain = true;  // a plaintext connection must not carry a message that needs TLS
+    EXPECT_EQ(deliver(r).outcome, DeliveryOutcome::Delivered);
+    r.forcePlain = false;
+    r.level = SendTlsLevel::RequireVerify;
+    const DeliveryResult second = deliver(r);
+    EXPECT_EQ(second.outcome, DeliveryOutcome::Delivered) << second.reason;
+    EXPECT_FALSE(second.reused);
+    EXPECT_TRUE(second.tlsUsed);
+    EXPECT_EQ(cache.idle(), 2u);
+    cache.clear();  // QUIT to both
+    const ServerRecord& seen = server.record();
+    EXPECT_EQ(seen.connections, 2);
+    EXPECT_EQ(std::count(seen.commands.begin(), seen.commands.end(), "QUIT"), 2);
+}
+
+TEST_F(SmtpClientCache, IdleConnectionsAreClosedWhenTheirTimeIsUp) {
+    ScriptedServer server{ServerScript()};
+    ConnectionCache cache({std::chrono::milliseconds(0), 100, 4});
+    DeliveryRequest r = request(server.port(), SendTlsLevel::NoTls);
+    r.cache = &cache;
+    EXPECT_EQ(deliver(r).outcome, DeliveryOutcome::Delivered);
+    EXPECT_EQ(cache.idle(), 1u);
+    cache.closeExpired();
+    EXPECT_EQ(cache.idle(), 0u);
+    const ServerRecord& seen = server.record();
+    EXPECT_EQ(seen.commands.back(), "QUIT");
 }
 
 }  // namespace

@@ -129,6 +129,11 @@ struct SendSettings {
     int maxPerDestination = 4;
     std::chrono::seconds connectTimeout{30};
     std::chrono::seconds commandTimeout{300};
+    /// How long a connection to a next hop stays open after a delivery, for the next message to
+    /// the same host; 0: a new connection for every delivery.
+    std::chrono::seconds connectionCacheTime{2};
+    /// Messages sent over one connection before it is closed.
+    int connectionReuseLimit = 100;
     /// The level for mail to `domain` routed to `destination`: the first policy entry naming
     /// either, else tls_level.
     SendTlsLevel levelFor(const std::string& domain, const std::string& destination) const;

@@ -98,6 +98,8 @@ class QueueManager {
     Spool& spool_;
     Router router_;
     ClientTlsContextHolder& tls_;
+    /// Idle next-hop connections ([send] connection_cache_time); null when it is 0.
+    std::unique_ptr<ConnectionCache> connections_;
     EventBus& bus_;
     const Clock& clock_;
     Counters* counters_;

@@ -1,11 +1,14 @@
 // The sending side's SMTP client: one connection to one next-hop address, EHLO, STARTTLS under
-// the send policy, MAIL/RCPT (pipelined when offered)/DATA/QUIT, and the TLS client context built
-// from the certificate store (trust anchors, the client certificate role). Runs on a delivery
-// worker thread; deliver() never throws: every failure is in the result.
+// the send policy, MAIL/RCPT (pipelined when offered)/DATA/QUIT, the cache of idle connections
+// kept for the next message to the same host, and the TLS client context built from the
+// certificate store (trust anchors, the client certificate role). Runs on delivery worker
+// threads (the cache is shared and locked); deliver() never throws: every failure is in the
+// result.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,6 +51,42 @@ class ClientTlsContextHolder {
     std::shared_ptr<const ClientTlsContext> current_;
 };
 
+/// Idle connections to next hops, each kept after a transaction for the next message to the same
+/// host name, address, port, TLS level and client context (as Postfix's connection cache): the
+/// next delivery skips the TCP connection, the greeting, EHLO and the TLS handshake, and checks
+/// the connection with RSET instead. Thread-safe.
+class ConnectionCache {
+  public:
+    struct Limits {
+        std::chrono::milliseconds idleTime{2000};  ///< closed after this long unused
+        int maxUses = 100;                         ///< transactions per connection
+        std::size_t maxIdle = 64;                  ///< idle connections kept in all
+    };
+    struct Entry;  ///< a connection and what was established on it (smtp_client.cc)
+
+    explicit ConnectionCache(Limits limits);
+    ~ConnectionCache();
+    ConnectionCache(const ConnectionCache&) = delete;
+    ConnectionCache& operator=(const ConnectionCache&) = delete;
+
+    /// Closes (QUIT, without waiting for the reply) connections idle longer than the limit.
+    void closeExpired();
+    /// Closes every idle connection (shutdown).
+    void clear();
+    std::size_t idle() const;
+    const Limits& limits() const { return limits_; }
+
+    /// The most recently used idle connection for `key`, or null (deliver() only).
+    std::unique_ptr<Entry> take(const std::string& key);
+    /// Keeps `entry` for reuse; the oldest idle connection goes when the cache is full.
+    void put(std::unique_ptr<Entry> entry);
+
+  private:
+    Limits limits_;
+    mutable std::mutex mutex_;
+    std::deque<std::unique_ptr<Entry>> idle_;  ///< oldest first
+};
+
 struct DeliveryRequest {
     std::string host;     ///< name of the next hop (SNI, certificate name check, messages)
     std::string address;  ///< numeric IP to connect to
@@ -63,6 +102,9 @@ struct DeliveryRequest {
     bool eightBitMime = false;
     std::chrono::seconds connectTimeout{30};
     std::chrono::seconds commandTimeout{300};
+    /// Where an idle connection for this request may be found and returned; null: a new
+    /// connection, closed with QUIT after the transaction.
+    ConnectionCache* cache = nullptr;
 };
 
 struct RecipientResult {
@@ -85,7 +127,10 @@ struct DeliveryResult {
     std::vector<RecipientResult> recipients;  ///< per recipient, in request order
     SendTlsFacts tlsFacts;
     std::uint16_t port = 0;  ///< the port connected to
-    bool connected = false;  ///< the TCP connection was made
+    bool connected = false;  ///< the TCP connection was made (or a cached one was used)
+    /// The connection came from the cache: its TLS facts are those of its first transaction, and
+    /// no connection or handshake happened for this one.
+    bool reused = false;
     bool tlsUsed = false;
     std::string tlsVersion;
     std::string tlsCipher;
