@@ -92,6 +92,10 @@ bool SocketTransport::write(std::string_view data) {
 }
 
 void SocketTransport::setTimeout(std::chrono::seconds timeout) {
+    if (timeout == timeout_) {
+        return;  // set before every read: two system calls saved on almost every one
+    }
+    timeout_ = timeout;
     timeval tv{};
     tv.tv_sec = static_cast<time_t>(timeout.count());
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -16,9 +16,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <system_error>
@@ -223,8 +226,67 @@ void discard(int& fd, fs::path& temporary) {
 // ---------------------------------------------------------------------------------------------
 // Spool
 
+/// The group commit state of queue/'s directory fsyncs. Requests are numbered; a sync covers
+/// every request made before it started, and syncs run one at a time.
+struct Spool::DirectorySync {
+    struct Failure {
+        std::uint64_t from;
+        std::uint64_t to;
+        std::string error;
+    };
+    std::mutex mutex;
+    std::condition_variable finished;
+    std::uint64_t requested = 0;
+    std::uint64_t completed = 0;  ///< every request up to here is settled
+    bool running = false;
+    std::deque<Failure> failures;  ///< recent failed syncs (an I/O error), newest last
+};
+
+Spool::~Spool() = default;
+
+void Spool::syncQueue() {
+    DirectorySync& s = *queueSync_;
+    std::unique_lock lock(s.mutex);
+    const std::uint64_t mine = ++s.requested;  // the caller's rename happened before this
+    while (s.completed < mine) {
+        if (s.running) {
+            s.finished.wait(lock);
+            continue;
+        }
+        s.running = true;
+        const std::uint64_t from = s.completed + 1;
+        const std::uint64_t to = s.requested;
+        lock.unlock();
+        std::string error;
+        try {
+            syncDirectory(directory_ / "queue");
+        } catch (const std::system_error& e) {
+            error = e.what();
+        }
+        lock.lock();
+        s.running = false;
+        s.completed = to;
+        if (!error.empty()) {
+            // After a failed fsync a later one may succeed without the lost metadata: every
+            // request this sync covered fails, never retried into a false success.
+            s.failures.push_back({from, to, std::move(error)});
+            if (s.failures.size() > 1024) {
+                s.failures.pop_front();
+            }
+        }
+        s.finished.notify_all();
+    }
+    for (const auto& f : s.failures) {
+        if (mine >= f.from && mine <= f.to) {
+            throw SpoolError("spool: " + f.error, false);
+        }
+    }
+}
+
 Spool::Spool(fs::path directory, const Clock& clock, Access access)
-    : directory_(std::move(directory)), clock_(clock) {
+    : directory_(std::move(directory)),
+      clock_(clock),
+      queueSync_(std::make_unique<DirectorySync>()) {
     if (access == Access::Inspect) {
         return;  // another process (the daemon) owns tmp/: never touch it
     }
@@ -572,7 +634,7 @@ std::string Spool::Writer::commit() {
     }
     temporary_.clear();
     try {
-        syncDir(queue);
+        spool_->syncQueue();
     } catch (const SpoolError&) {
         // Not durable, so not acknowledged: take it back out of the queue.
         ::unlink(target.c_str());

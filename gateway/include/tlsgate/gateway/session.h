@@ -55,6 +55,7 @@ class SocketTransport final : public Transport {
 
   private:
     int fd_;
+    std::chrono::seconds timeout_{-1};  ///< the socket timeout last set
     SslPtr ssl_;
 };
 

@@ -1,7 +1,8 @@
 // The durable spool: one file per accepted message (envelope header + content), written to a
 // temporary name, fsynced, renamed into queue/, and the directory fsynced before the message is
-// acknowledged. Recovery at start is a directory scan. Thread-safe (each Writer is used by one
-// session thread). Errors throw SpoolError; a full disk is flagged so SMTP can answer 452 4.3.1.
+// acknowledged (one directory fsync serves every commit waiting at that moment). Recovery at start
+// is a directory scan. Thread-safe (each Writer is used by one session thread). Errors throw
+// SpoolError; a full disk is flagged so SMTP can answer 452 4.3.1.
 #pragma once
 
 #include <cstdint>
@@ -126,11 +127,22 @@ class Spool {
     bool contains(const std::string& queueId) const;
     const std::filesystem::path& directory() const { return directory_; }
 
+    Spool(const Spool&) = delete;
+    Spool& operator=(const Spool&) = delete;
+    ~Spool();
+
   private:
     std::string newQueueId();
+    /// Makes every rename into queue/ done before the call durable. Concurrent commits share one
+    /// directory fsync (group commit): a caller waits for a sync that started after its rename,
+    /// or runs one itself. Throws SpoolError when the sync that covered the call failed.
+    void syncQueue();
+
+    struct DirectorySync;
 
     std::filesystem::path directory_;
     const Clock& clock_;
+    std::unique_ptr<DirectorySync> queueSync_;
 };
 
 }  // namespace tlsgate::gateway
