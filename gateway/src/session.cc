@@ -7,12 +7,14 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <ctime>
 
@@ -28,6 +30,26 @@ using smtp::Verb;
 
 Transport::ReadResult SocketTransport::read(char* buffer, std::size_t size) {
     if (ssl_) {
+        // An idle TLS session waits here, not inside SSL_read(): between records OpenSSL then
+        // holds no read buffer for it (SSL_MODE_RELEASE_BUFFERS), ~17 KiB per idle session.
+        if (SSL_pending(ssl_.get()) == 0 && SSL_has_pending(ssl_.get()) == 0) {
+            pollfd pfd{fd_, POLLIN, 0};
+            const int timeoutMs = timeout_.count() < 0
+                                      ? -1
+                                      : static_cast<int>(std::min<std::chrono::seconds::rep>(
+                                                             timeout_.count(), INT_MAX / 1000) *
+                                                         1000);
+            int ready = 0;
+            do {
+                ready = ::poll(&pfd, 1, timeoutMs);
+            } while (ready < 0 && errno == EINTR);
+            if (ready == 0) {
+                return {ReadStatus::Timeout, 0, {}};
+            }
+            if (ready < 0) {
+                return {ReadStatus::Error, 0, std::strerror(errno)};
+            }
+        }
         ERR_clear_error();
         const int n =
             SSL_read(ssl_.get(), buffer, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
@@ -146,7 +168,10 @@ std::string newSessionId() {
 
 namespace {
 
-constexpr std::size_t kReadChunk = 16384;
+/// On the session thread's stack: 4 KiB (a command line, or a part of DATA) rather than a TLS
+/// record's 16 KiB. The pages of a large frame are touched (stack clash probing) and stay
+/// resident while the connection is open: measured, 16 KiB cost 12 KiB more per idle TLS session.
+constexpr std::size_t kReadChunk = 4096;
 
 /// The states a command is legal in; outside them the table's reply is sent instead.
 using StateSet = std::uint32_t;
