@@ -3,6 +3,8 @@
 // SendResult values, undelivered records go back to the listener (the disk buffer).
 #include "tlsgate/siem/sink_kafka.h"
 
+#include "rdkafka_api.h"
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -16,6 +18,16 @@ constexpr int kPollMs = 100;
 
 }  // namespace
 
+void KafkaDeleter::operator()(rd_kafka_t* p) const {
+    rdkafka().destroy(p);
+}
+void KafkaDeleter::operator()(rd_kafka_conf_t* p) const {
+    rdkafka().conf_destroy(p);
+}
+void KafkaDeleter::operator()(rd_kafka_topic_t* p) const {
+    rdkafka().topic_destroy(p);
+}
+
 KafkaSink::KafkaSink(const DestinationSettings& destination, SinkListener& listener)
     : destination_(destination), listener_(listener) {}
 
@@ -27,11 +39,17 @@ bool KafkaSink::open() {
     close(std::chrono::steady_clock::now() + std::chrono::seconds(1));
     fatal_ = false;
     brokersUp_ = true;
+    try {
+        rdkafka();  // loads the library on the first Kafka destination
+    } catch (const std::exception& e) {
+        setError(std::string("kafka: ") + e.what());
+        return false;
+    }
 
-    KafkaConfPtr conf(rd_kafka_conf_new());
+    KafkaConfPtr conf(rdkafka().conf_new());
     char error[512];
     const auto set = [&](const std::string& key, const std::string& value) {
-        if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), error, sizeof error) !=
+        if (rdkafka().conf_set(conf.get(), key.c_str(), value.c_str(), error, sizeof error) !=
             RD_KAFKA_CONF_OK) {
             setError("kafka." + key + " = " + value + ": " + error);
             return false;
@@ -53,21 +71,21 @@ bool KafkaSink::open() {
         !set("acks", "all")) {
         return false;
     }
-    rd_kafka_conf_set_opaque(conf.get(), this);
-    rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::onDelivery);
-    rd_kafka_conf_set_error_cb(conf.get(), &KafkaSink::onError);
+    rdkafka().conf_set_opaque(conf.get(), this);
+    rdkafka().conf_set_dr_msg_cb(conf.get(), &KafkaSink::onDelivery);
+    rdkafka().conf_set_error_cb(conf.get(), &KafkaSink::onError);
 
     // rd_kafka_new takes the configuration only when it succeeds.
-    KafkaPtr producer(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), error, sizeof error));
+    KafkaPtr producer(rdkafka().kafka_new(RD_KAFKA_PRODUCER, conf.get(), error, sizeof error));
     if (!producer) {
         setError(std::string("kafka producer: ") + error);
         return false;
     }
     static_cast<void>(conf.release());
-    KafkaTopicPtr topic(rd_kafka_topic_new(producer.get(), destination_.topic.c_str(), nullptr));
+    KafkaTopicPtr topic(rdkafka().topic_new(producer.get(), destination_.topic.c_str(), nullptr));
     if (!topic) {
         setError("kafka topic " + destination_.topic + ": " +
-                 rd_kafka_err2str(rd_kafka_last_error()));
+                 rdkafka().err2str(rdkafka().last_error()));
         return false;
     }
     producer_ = std::move(producer);
@@ -85,7 +103,7 @@ void KafkaSink::pollLoop() {
     const std::string name = ("kafka-" + destination_.name).substr(0, 15);
     pthread_setname_np(pthread_self(), name.c_str());
     while (polling_.load()) {
-        rd_kafka_poll(producer_.get(), kPollMs);
+        rdkafka().poll(producer_.get(), kPollMs);
     }
 }
 
@@ -94,16 +112,16 @@ SendResult KafkaSink::send(const Record& record) {
         return SendResult::Failed;
     }
     // F_COPY: librdkafka keeps its own copy; no F_BLOCK: a full queue answers at once.
-    const int rc = rd_kafka_produce(topic_.get(), kAnyPartition, RD_KAFKA_MSG_F_COPY,
-                                    const_cast<char*>(record.payload.data()), record.payload.size(),
-                                    record.key.empty() ? nullptr : record.key.data(),
-                                    record.key.size(), nullptr);
+    const int rc = rdkafka().produce(
+        topic_.get(), kAnyPartition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(record.payload.data()),
+        record.payload.size(), record.key.empty() ? nullptr : record.key.data(), record.key.size(),
+        nullptr);
     if (rc == 0) {
         inFlight_.fetch_add(1);
         return SendResult::Queued;
     }
-    const rd_kafka_resp_err_t err = rd_kafka_last_error();
-    setError(std::string("kafka produce: ") + rd_kafka_err2str(err));
+    const rd_kafka_resp_err_t err = rdkafka().last_error();
+    setError(std::string("kafka produce: ") + rdkafka().err2str(err));
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return SendResult::Busy;
     }
@@ -121,7 +139,7 @@ void KafkaSink::onDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message
         self->listener_.delivered(1);
         return;
     }
-    self->setError(std::string("kafka delivery: ") + rd_kafka_err2str(message->err));
+    self->setError(std::string("kafka delivery: ") + rdkafka().err2str(message->err));
     Record record;
     if (message->key != nullptr) {
         record.key.assign(static_cast<const char*>(message->key), message->key_len);
@@ -140,7 +158,7 @@ void KafkaSink::onError(rd_kafka_t* rk, int err, const char* reason, void* opaqu
     }
     if (code == RD_KAFKA_RESP_ERR__FATAL) {
         char fatal[512];
-        rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        rdkafka().fatal_error(rk, fatal, sizeof fatal);
         self->setError(std::string("kafka fatal: ") + fatal);
         self->fatal_ = true;
         return;
@@ -160,12 +178,12 @@ void KafkaSink::close(Deadline deadline) {
     if (poller_.joinable()) {
         poller_.join();
     }
-    rd_kafka_flush(producer_.get(), static_cast<int>(std::max<std::int64_t>(0, left.count())));
-    rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rdkafka().flush(producer_.get(), static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    rdkafka().purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     for (int i = 0; i < 50 && inFlight_.load() > 0; ++i) {
-        rd_kafka_poll(producer_.get(), 10);
+        rdkafka().poll(producer_.get(), 10);
     }
-    rd_kafka_poll(producer_.get(), 0);
+    rdkafka().poll(producer_.get(), 0);
     topic_.reset();
     producer_.reset();
 }

@@ -13,10 +13,11 @@
 
 namespace tlsgate::siem {
 
+/// Through the library loaded at run time (rdkafka_api.h): tlsgate does not link librdkafka.
 struct KafkaDeleter {
-    void operator()(rd_kafka_t* p) const { rd_kafka_destroy(p); }
-    void operator()(rd_kafka_conf_t* p) const { rd_kafka_conf_destroy(p); }
-    void operator()(rd_kafka_topic_t* p) const { rd_kafka_topic_destroy(p); }
+    void operator()(rd_kafka_t* p) const;
+    void operator()(rd_kafka_conf_t* p) const;
+    void operator()(rd_kafka_topic_t* p) const;
 };
 using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using KafkaConfPtr = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
