@@ -8,6 +8,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <system_error>
 #include <utility>
@@ -45,6 +47,8 @@ constexpr std::size_t kTimeDigits = 13;
 constexpr std::size_t kRandomDigits = 7;
 constexpr std::size_t kQueueIdLength = kTimeDigits + kRandomDigits;
 constexpr std::string_view kTemporarySuffix = ".tmp";
+/// Emptied files kept for reuse (Spool::reuseRecycled): enough for the messages in flight.
+constexpr std::size_t kMaxRecycled = 512;
 
 [[noreturn]] void throwSystem(const std::string& operation, const fs::path& path, int error) {
     throw SpoolError(
@@ -81,6 +85,22 @@ void makeDirectory(const fs::path& path) {
     if (error != EEXIST || ::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         throwSystem("create directory", path, error == EEXIST ? ENOTDIR : error);
     }
+}
+
+/// The inode numbers of the entries of `directory` (readdir's d_ino: no stat per entry).
+std::set<ino_t> inodesIn(const fs::path& directory) {
+    std::set<ino_t> inodes;
+    struct CloseDir {
+        void operator()(DIR* d) const { ::closedir(d); }
+    };
+    std::unique_ptr<DIR, CloseDir> dir(::opendir(directory.c_str()));
+    if (!dir) {
+        return inodes;
+    }
+    while (const dirent* entry = ::readdir(dir.get())) {
+        inodes.insert(entry->d_ino);
+    }
+    return inodes;
 }
 
 /// Makes renames and unlinks in `directory` durable (durable_file.h), as a SpoolError.
@@ -294,11 +314,23 @@ Spool::Spool(fs::path directory, const Clock& clock, Access access)
     makeDirectory(directory_ / "tmp");
     makeDirectory(directory_ / "queue");
     makeDirectory(directory_ / "state");
+    makeDirectory(directory_ / "recycle");
     syncDir(directory_);
+    // A file is renamed into queue/ with only queue/ fsynced: after a power failure on a file
+    // system without a journal, its old entry in tmp/ or recycle/ may have survived too. Such
+    // an entry is the committed message: never emptied, reused or unlinked.
+    const std::set<ino_t> queued = inodesIn(directory_ / "queue");
+    const auto isQueued = [&queued](const fs::path& path) {
+        struct stat st {};
+        return ::lstat(path.c_str(), &st) == 0 && queued.count(st.st_ino) != 0;
+    };
     // Whatever is in tmp/ was never acknowledged (the session died before 250): drop it.
     const fs::path tmp = directory_ / "tmp";
     std::error_code ec;
     for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+        if (isQueued(it->path())) {
+            continue;
+        }
         std::error_code removeError;
         fs::remove_all(it->path(), removeError);
         if (removeError) {
@@ -309,6 +341,20 @@ Spool::Spool(fs::path directory, const Clock& clock, Access access)
         throwSystem("scan", tmp, ec.value());
     }
     syncDir(tmp);
+    // Emptied files from earlier runs: reused, up to the bound.
+    const fs::path recycle = directory_ / "recycle";
+    for (fs::directory_iterator it(recycle, ec), end; !ec && it != end; it.increment(ec)) {
+        if (isQueued(it->path())) {
+            continue;
+        }
+        if (recycled_.size() < kMaxRecycled && it->is_regular_file(ec) &&
+            isQueueId(it->path().filename().string())) {
+            recycled_.push_back(it->path().filename().string());
+        } else {
+            ::unlink(it->path().c_str());
+        }
+    }
+    ec.clear();
     // A delivery state without its message: the process stopped between the two unlinks of
     // remove(). Only the state is left; it belongs to nothing.
     const fs::path states = directory_ / "state";
@@ -339,6 +385,35 @@ std::string Spool::newQueueId() {
     char text[kQueueIdLength + 1];
     std::snprintf(text, sizeof text, "%013llx%07llx", time, bits);
     return std::string(text, kQueueIdLength);
+}
+
+int Spool::reuseRecycled(const fs::path& target) {
+    for (;;) {
+        std::string name;
+        {
+            std::lock_guard lock(recycleMutex_);
+            if (recycled_.empty()) {
+                return -1;
+            }
+            name = std::move(recycled_.back());
+            recycled_.pop_back();
+        }
+        const fs::path spare = directory_ / "recycle" / name;
+        if (::renameat2(AT_FDCWD, spare.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
+            if (errno == EEXIST) {
+                std::lock_guard lock(recycleMutex_);
+                recycled_.push_back(std::move(name));
+                return -1;  // the temporary name is taken: the caller picks another id
+            }
+            continue;  // gone (or no RENAME_NOREPLACE here): the next one, or a new file
+        }
+        // O_TRUNC: empty already, unless the process stopped between remove()'s two steps.
+        const int fd = ::open(target.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            return fd;
+        }
+        ::unlink(target.c_str());
+    }
 }
 
 Spool::Writer Spool::begin(Envelope envelope) {
@@ -448,7 +523,25 @@ std::string Spool::content(const std::string& queueId) const {
 void Spool::remove(const std::string& queueId) {
     checkQueueId(queueId);
     const fs::path path = directory_ / "queue" / queueId;
-    if (::unlink(path.c_str()) != 0) {
+    bool kept = false;
+    bool room = false;
+    {
+        std::lock_guard lock(recycleMutex_);
+        room = recycled_.size() < kMaxRecycled;
+    }
+    const fs::path spare = directory_ / "recycle" / queueId;
+    // Out of queue/ first (a reader never sees the message half gone), then emptied: delivered
+    // mail does not stay on disk.
+    if (room && ::rename(path.c_str(), spare.c_str()) == 0) {
+        kept = true;
+        if (::truncate(spare.c_str(), 0) == 0) {
+            std::lock_guard lock(recycleMutex_);
+            recycled_.push_back(queueId);
+        } else {
+            ::unlink(spare.c_str());
+        }
+    }
+    if (!kept && ::unlink(path.c_str()) != 0) {
         throwSystem("remove", path, errno);
     }
     // No directory fsync: a removal lost to a power failure brings the message back, and it is
@@ -536,7 +629,10 @@ Spool::Writer::Writer(Spool& spool, Envelope envelope)
     for (int attempt = 0;; ++attempt) {
         queueId_ = spool.newQueueId();
         temporary_ = spool.directory_ / "tmp" / (queueId_ + std::string(kTemporarySuffix));
-        fd_ = ::open(temporary_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        fd_ = spool.reuseRecycled(temporary_);
+        if (fd_ < 0) {
+            fd_ = ::open(temporary_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        }
         if (fd_ >= 0) {
             break;
         }

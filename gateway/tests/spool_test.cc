@@ -289,6 +289,48 @@ TEST_F(SpoolTest, OpeningDropsDeliveryStatesWhoseMessageIsGone) {
     EXPECT_EQ(reopened.state(kept).delivered, std::vector<std::string>{"bob@example.net"});
 }
 
+TEST_F(SpoolTest, DeliveredMessageFilesAreEmptiedAndReused) {
+    Spool spool(spoolDir(), clock_);
+    auto first = spool.begin(sampleEnvelope());
+    first.append("delivered content");
+    const std::string delivered = first.commit();
+    struct stat before {};
+    ASSERT_EQ(::stat((spoolDir() / "queue" / delivered).c_str(), &before), 0);
+    spool.remove(delivered);
+    EXPECT_FALSE(spool.contains(delivered));
+    // Kept empty: the delivered content is gone from the disk.
+    EXPECT_EQ(fs::file_size(spoolDir() / "recycle" / delivered), 0u);
+
+    auto second = spool.begin(sampleEnvelope());
+    second.append("next");
+    const std::string next = second.commit();
+    struct stat after {};
+    ASSERT_EQ(::stat((spoolDir() / "queue" / next).c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino);  // the same file, no new inode
+    EXPECT_TRUE(namesIn(spoolDir() / "recycle").empty());
+    EXPECT_EQ(spool.content(next), "next");
+    EXPECT_EQ(modeOf(spoolDir() / "queue" / next), 0600u);
+}
+
+TEST_F(SpoolTest, OpeningNeverEmptiesAFileThatIsAlsoInTheQueue) {
+    std::string id;
+    {
+        Spool spool(spoolDir(), clock_);
+        auto writer = spool.begin(sampleEnvelope());
+        writer.append("acknowledged");
+        id = writer.commit();
+    }
+    // A power failure without a journal can leave a committed file's old entries behind.
+    ASSERT_EQ(::link((spoolDir() / "queue" / id).c_str(), (spoolDir() / "recycle" / id).c_str()),
+              0);
+    ASSERT_EQ(
+        ::link((spoolDir() / "queue" / id).c_str(), (spoolDir() / "tmp" / (id + ".tmp")).c_str()),
+        0);
+    Spool reopened(spoolDir(), clock_);
+    reopened.begin(sampleEnvelope()).commit();  // would take a recycled file if it were one
+    EXPECT_EQ(reopened.content(id), "acknowledged");
+}
+
 TEST_F(SpoolTest, MalformedQueueFilesAreReportedAndKept) {
     Spool spool(spoolDir(), clock_);
     const std::string good = spool.begin(sampleEnvelope()).commit();
