@@ -209,6 +209,9 @@ void configure(SSL_CTX* ctx, const ServerTlsSettings& settings, X509_STORE* trus
     if (!settings.sessionTickets) {
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     } else {
+        // One TLS 1.3 ticket, not OpenSSL's two: a mail client resumes one session per host,
+        // and each ticket is sealed and sent after every full handshake.
+        SSL_CTX_set_num_tickets(ctx, 1);
         SSL_CTX_set_ex_data(ctx, ticketRingIndex(), settings.ticketKeys.get());
         if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, sealOrOpenTicket) != 1) {
             throw setupError("installing the session ticket key callback");
