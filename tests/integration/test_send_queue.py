@@ -3,6 +3,8 @@
   every recipient), the other domain's recipient separately; the content passes through with only
   the gateway's Received: header added;
 - a route to an IPv6 next hop ([::1]:PORT) is delivered over IPv6 (skipped without ::1);
+- consecutive messages to one next hop travel over one connection (the connection cache), and
+  over one connection each with connection_cache_time = 0;
 - `tlsgate queue` shows a deferred message's state, `tlsgate queue delete ID` removes one, and
   `tlsgate queue flush` retries the rest at once (retry_min is an hour, so nothing else would).
 
@@ -54,6 +56,35 @@ class MultipleRecipientsTest(unittest.TestCase):
                                  rf"(?:\s.*\r\n)*")
         self.assertIn(f"by {HOSTNAME} (tlsgate) with ESMTP id {qid}", prefix)
         self.assertEqual(other.with_marker(marker)[0]["content"], content)
+
+
+class ConnectionReuseTest(unittest.TestCase):
+    def deliver_two(self, settings):
+        sink = Downstream("reuse")
+        sink.start()
+        self.addCleanup(sink.close)
+        gw = SendGateway(dict(settings, routes=f"reuse.example=[127.0.0.1]:{sink.port}",
+                              retry_min="1", retry_max="2"))
+        self.addCleanup(gw.close)
+        gw.start()
+        ids = []
+        for n in range(2):
+            marker = unique(f"reuse{n}")
+            ids.append(gw.submit("sender@origin.example", ["rcpt@reuse.example"], marker))
+            wait_until(lambda marker=marker: sink.with_marker(marker), DELIVERY_TIMEOUT,
+                       f"message {n} arrives")
+        gw.wait_queue_empty()
+        return sink, gw, ids
+
+    def test_second_message_reuses_the_connection(self):
+        sink, gw, ids = self.deliver_two({"connection_cache_time": "30"})
+        self.assertEqual(sink.connections, 1)
+        gw.wait_for(rf"queue={ids[1]} to=reuse\.example relay=.* delivered tls=\S+.* "
+                    rf"connection=reused: 250")
+
+    def test_no_reuse_when_the_cache_is_off(self):
+        sink, gw, ids = self.deliver_two({"connection_cache_time": "0"})
+        self.assertEqual(sink.connections, 2)
 
 
 class Ipv6NextHopTest(unittest.TestCase):
