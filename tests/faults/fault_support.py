@@ -340,8 +340,10 @@ class Scenario:
     def add_cleanup(self, fn, *args):
         self.cleanups.append((fn, args))
 
-    def gateway(self, **kwargs):
-        gw = Gateway(self.tmp, **kwargs)
+    def gateway(self, tmp=None, **kwargs):
+        """A Gateway in `tmp` (default: the scenario's directory; give each gateway whose spool
+        must start empty a directory of its own), stopped at the end."""
+        gw = Gateway(tmp or self.tmp, **kwargs)
         self.gateways.append(gw)
         self.add_cleanup(gw.close)
         return gw

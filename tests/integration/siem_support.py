@@ -163,10 +163,11 @@ class Rsyslog:
 
 
 class KafkaMock:
-    """The kafka_mock helper: one mock broker; `down()` / `up()` for outages."""
+    """The kafka_mock helper: one mock broker; `down()` / `up()` for outages. The mock keeps only
+    the last few MB of each partition: give a topic that must hold many records more partitions."""
 
-    def __init__(self, *topics):
-        args = [KAFKA_MOCK]
+    def __init__(self, *topics, partitions=1):
+        args = [KAFKA_MOCK, "--partitions", str(partitions)]
         for topic in topics:
             args += ["--topic", topic]
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
