@@ -2,6 +2,8 @@
 # Runs every hardening check of issue 9 and prints their summary lines together at the end:
 #   - TLS as scanners see it   scripts/tls_scan.sh (testssl.sh + sslscan)
 #   - fuzzing                  scripts/fuzz.sh (20 s per target; 5 s with --quick)
+#   - sanitizers               scripts/asan.sh (ASan + UBSan) and scripts/tsan.sh (TSan): the
+#                              whole test suite
 #   - faults                   tests/faults/*.py (kill -9 under load, disk full, next hop
 #                              refusing/flapping/tarpit/closing mid-DATA, slow and idle clients
 #                              with oversize input, snmpd/SIEM receivers restarted)
@@ -71,6 +73,12 @@ summary=("${scan_lines[@]}")
 
 # Fuzzing: the summary lines are "fuzz <target>: runs=..., crashes=...".
 run fuzz 1800 '^fuzz [a-z_]+: ' bash scripts/fuzz.sh "$fuzz_seconds"
+
+# Sanitizers: the whole suite under ASan + UBSan (its ctest summary line, prefixed) and under
+# TSan ("tsan: N tests passed, no report -> PASS").
+run asan 3600 'tests passed, [0-9]+ tests failed out of' bash scripts/asan.sh
+summary[${#summary[@]}-1]="asan: ${summary[${#summary[@]}-1]}"
+run tsan 3600 '^tsan: ' bash scripts/tsan.sh
 
 # Faults: one line each, "fault <name>: <figures> -> PASS|FAIL|SKIP".
 for scenario in kill9 disk_full next_hop slow_clients receivers; do

@@ -23,8 +23,12 @@ export TSAN_OPTIONS="$TSAN_OPTIONS log_path=$reports/tsan"
 
 echo "== unit, cli and integration tests under ThreadSanitizer"
 status=0
+ctest_log=$(mktemp /tmp/tlsgate-tsan-ctest.XXXXXX)
 (cd build-tsan &&
-  ctest --output-on-failure -j"$jobs" -L 'unit|cli|integration' --timeout 600 "$@") || status=$?
+  ctest --output-on-failure -j"$jobs" -L 'unit|cli|integration' --timeout 600 "$@") 2>&1 |
+  tee "$ctest_log" || status=$?
+tests=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' "$ctest_log" | tail -1)
+rm -f "$ctest_log"
 
 found=$(find "$reports" -type f -size +0 | sort)
 if [ -n "$found" ]; then
@@ -41,4 +45,4 @@ if [ "$status" -ne 0 ]; then
   echo "tsan: tests failed (ctest exit status $status), no TSan report -> FAIL"
   exit "$status"
 fi
-echo "tsan: no report -> PASS"
+echo "tsan: ${tests:-?} tests passed, no report -> PASS"
