@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -286,6 +287,30 @@ std::string targetOf(const siem::DestinationSettings& d) {
 
 /// Started as root with gateway.user set: hands the state to that user and becomes it (group,
 /// no supplementary groups), so no session ever runs as root. Throws std::runtime_error.
+/// Every session holds a descriptor: the soft limit goes up to the hard one (systemd's default
+/// soft limit is 1024), and a limit still below what max_connections needs is said at start.
+void raiseDescriptorLimit(const GatewayConfig& config, Poco::Logger& log) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    // Per session one socket (two while a message is written: the spool file), plus the
+    // delivery workers' connections and files, the SIEM sinks, logs and libraries.
+    const auto needed = static_cast<rlim_t>(config.receive.maxConnections) * 2 +
+                        static_cast<rlim_t>(config.send.workers) * 2 + 256;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+        log.warning("open file limit " + std::to_string(limit.rlim_cur) + " is below the " +
+                    std::to_string(needed) + " that receive.max_connections = " +
+                    std::to_string(config.receive.maxConnections) +
+                    " may need: raise it (LimitNOFILE= in the systemd unit)");
+    }
+}
+
 void dropPrivileges(const GatewayConfig& config, Poco::Logger& log) {
     const std::string& user = config.gateway.user;
     if (user.empty()) {
@@ -673,6 +698,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             // Port 25 needs root (or CAP_NET_BIND_SERVICE): bind it now, then stop being root
             // before any thread starts or any file of the spool and the SIEM buffers is made.
             Poco::Net::ServerSocket listener = SmtpServer::bind(config.receive);
+            raiseDescriptorLimit(config, log);
             dropPrivileges(config, log);
 
             EventBus bus;
