@@ -559,7 +559,8 @@ void checkLeef(const std::string& record, char requested) {
     const bool inKeysOrValues = std::isalnum(b) != 0 || requested == '-' || requested == ':' ||
                                 requested == '.' || requested == '\'' || requested == '_';
     const bool usable = b < 0x80 && !inKeysOrValues && requested != '=' && requested != '|' &&
-                        requested != '\r' && requested != '\n' && requested != '\0';
+                        requested != '\r' && requested != '\n' && requested != '\0' &&
+                        requested != ' ';
     const char delimiter = usable ? requested : '\t';
     std::vector<std::string_view> fields;
     std::string_view rest(record);

@@ -5,6 +5,8 @@
 # Prints one line per target, "fuzz <name>: runs=..., crashes=...", and exits non-zero when any
 # target crashed (crash inputs are saved under build-fuzz/crashes/<name>/).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      e.g. scripts/fuzz.sh 60 smtp_session
+# FUZZ_SEED=N fixes libFuzzer's seed: the same build and corpus then explore the same inputs in
+# the same order, so a CI run repeats what a local run of at least as long already tried.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,7 +73,8 @@ for name in "${targets[@]}"; do
 
   before=$(find "$crashes" -type f | wc -l)
   status=0
-  "$binary" -max_total_time="$seconds" -max_len="$(max_len "$name")" -timeout=10 \
+  "$binary" -max_total_time="$seconds" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
+    -max_len="$(max_len "$name")" -timeout=10 \
     -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$crashes/" \
     "$corpus" >"$logs/$name.log" 2>&1 || status=$?
   after=$(find "$crashes" -type f | wc -l)

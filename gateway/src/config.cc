@@ -24,6 +24,8 @@
 #include <system_error>
 #include <utility>
 
+#include "tlsgate/siem/formatters.h"
+
 #include "tlsgate/siem/context.h"
 #include "tlsgate/siem/settings.h"
 
@@ -835,11 +837,12 @@ class Loader {
         if (lower(delimiter) == "tab") {
             context.leefDelimiter = '\t';
         } else if (delimiter.size() == 1 && delimiter[0] > ' ' && delimiter[0] < 0x7f &&
-                   delimiter[0] != '=' && delimiter[0] != '|') {
+                   siem::usableLeefDelimiter(delimiter[0])) {
             context.leefDelimiter = delimiter[0];
         } else {
             fail("siem.leef_delimiter", delimiter,
-                 "expected tab or one printable ASCII character other than '=' and '|' (e.g. ^)");
+                 "expected tab or one printable ASCII character that is not a letter, a digit, "
+                 "'=', '|', '-', ':', '.', '\'' or '_' (e.g. ^)");
         }
         s.stopTimeout = duration("siem.stop_timeout", "5s", std::chrono::minutes(5));
         try {

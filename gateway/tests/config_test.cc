@@ -805,10 +805,13 @@ TEST_F(ConfigTest, SiemRefusalsNameFileKeyAndValue) {
               file_ +
                   ": siem.enterprise_number = 0: expected an IANA private enterprise number (a "
                   "whole number between 1 and 2147483647)");
-    EXPECT_EQ(errorFor("[siem]\nleef_delimiter = |\n"),
-              file_ +
-                  ": siem.leef_delimiter = |: expected tab or one printable ASCII character "
-                  "other than '=' and '|' (e.g. ^)");
+    for (const char* bad : {"|", "a", "-"}) {
+        EXPECT_EQ(errorFor(std::string("[siem]\nleef_delimiter = ") + bad + "\n"),
+                  file_ + ": siem.leef_delimiter = " + bad +
+                      ": expected tab or one printable ASCII character that is not a letter, a "
+                      "digit, '=', '|', '-', ':', '.', '\'' or '_' (e.g. ^)")
+            << bad;
+    }
     EXPECT_EQ(errorFor("[siem]\nstop_timeout = 10\n"),
               file_ +
                   ": siem.stop_timeout = 10: expected a duration such as 500ms, 5s or 2m, at "

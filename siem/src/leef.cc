@@ -10,17 +10,19 @@
 #include "tlsgate/siem/severity.h"
 
 namespace tlsgate::siem {
-namespace {
 
-bool usableDelimiter(char c) {
+bool usableLeefDelimiter(char c) {
     const auto b = static_cast<unsigned char>(c);
     // Letters, digits and the characters of our keys and fixed values (devTimeFormat's
-    // "yyyy-MM-dd'T'HH:mm:ss.SSSX") would split records where no field ends.
+    // "yyyy-MM-dd'T'HH:mm:ss.SSSX") would split records where no field ends. A space cannot
+    // either: values are full of them, and the replacement for a delimiter in a value is one.
     const bool inKeysOrValues =
         std::isalnum(b) != 0 || c == '-' || c == ':' || c == '.' || c == '\'' || c == '_';
     return b < 0x80 && !inKeysOrValues && c != '=' && c != '|' && c != '\r' && c != '\n' &&
-           c != '\0';
+           c != '\0' && c != ' ';
 }
+
+namespace {
 
 /// The header's delimiter field: the character itself when printable, "xHH" otherwise.
 std::string delimiterSpec(char c) {
@@ -36,7 +38,8 @@ std::string delimiterSpec(char c) {
 }  // namespace
 
 std::string formatLeef(const Event& event, const FormatContext& context) {
-    const char delimiter = usableDelimiter(context.leefDelimiter) ? context.leefDelimiter : '\t';
+    const char delimiter =
+        usableLeefDelimiter(context.leefDelimiter) ? context.leefDelimiter : '\t';
     const TimePoint at = std::visit([](const auto& e) { return e.at; }, event);
 
     std::string out = "LEEF:2.0|tlsgate|tlsgate|";

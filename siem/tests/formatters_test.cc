@@ -783,6 +783,10 @@ TEST(SiemLeef, UnusableDelimiterFallsBackToTab) {
     c.leefDelimiter = '\x1F';
     EXPECT_NE(formatLeef(Event{imported()}, c).find("|certificate-imported|x1F|devTime="),
               std::string::npos);
+    // A space would not be replaced in values (the replacement is a space): found by fuzzing.
+    c.leefDelimiter = ' ';
+    EXPECT_EQ(formatLeef(Event{imported()}, c).substr(0, 58),
+              "LEEF:2.0|tlsgate|tlsgate|0.1.0|certificate-imported|devTim");
 }
 
 // --------------------------------------------------------------------------------------- Text

@@ -32,6 +32,8 @@ std::string formatCef(const Event& event, const FormatContext& context);
 
 /// One LEEF:2.0 record, "LEEF:2.0|tlsgate|tlsgate|VERSION|EVENT_ID|[DELIM|]key=value...".
 std::string formatLeef(const Event& event, const FormatContext& context);
+/// Whether `c` can delimit LEEF attributes (docs/events.md); formatLeef uses tab otherwise.
+bool usableLeefDelimiter(char c);
 
 /// The plain-text body for syslog: summaryOf(event).
 std::string formatText(const Event& event);
