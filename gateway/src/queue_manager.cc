@@ -244,7 +244,7 @@ void QueueManager::stop() {
 void QueueManager::queued(const std::string& queueId) {
     {
         std::lock_guard lock(mutex_);
-        scheduleLocked(queueId, TimePoint{});
+        schedule_[queueId] = TimePoint{};
         if (!running_ || !inFlight_.insert(queueId).second) {
             return;
         }
@@ -275,16 +275,12 @@ void QueueManager::flush() {
             st.nextAttempt = TimePoint{};
             spool_.saveState(message.queueId, st);
             std::lock_guard lock(mutex_);
-            scheduleLocked(message.queueId, TimePoint{});
+            schedule_[message.queueId] = TimePoint{};
         } catch (const std::exception& e) {
             log_.warning("flush " + message.queueId + ": " + e.what());
         }
     }
     wake();
-}
-
-void QueueManager::scheduleLocked(const std::string& queueId, TimePoint at) {
-    schedule_[queueId] = at;
 }
 
 void QueueManager::rescan() {
@@ -303,15 +299,14 @@ void QueueManager::rescan() {
     rescanDue_ = false;
 }
 
-void QueueManager::dispatchDueLocked(TimePoint now) {
-    if (!running_) {
-        return;
-    }
+std::vector<std::string> QueueManager::claimDueLocked(TimePoint now) {
+    std::vector<std::string> due;
     for (const auto& [id, at] : schedule_) {
         if (at <= now && inFlight_.insert(id).second) {
-            jobs_.push_back(id);
+            due.push_back(id);
         }
     }
+    return due;
 }
 
 void QueueManager::settled(const std::string& queueId, const Next& next) {
@@ -336,12 +331,7 @@ void QueueManager::runOnce() {
     std::vector<std::string> due;
     {
         std::lock_guard lock(mutex_);
-        const TimePoint now = clock_.now();
-        for (const auto& [id, at] : schedule_) {
-            if (at <= now && inFlight_.count(id) == 0) {
-                due.push_back(id);
-            }
-        }
+        due = claimDueLocked(clock_.now());
     }
     for (const auto& id : due) {
         settled(id, process(id));
@@ -385,7 +375,11 @@ void QueueManager::schedulerLoop() {
             }
             {
                 std::lock_guard lock(mutex_);
-                dispatchDueLocked(clock_.now());
+                if (running_) {
+                    for (auto& id : claimDueLocked(clock_.now())) {
+                        jobs_.push_back(std::move(id));
+                    }
+                }
             }
             jobsReady_.notify_all();
         } catch (const std::exception& e) {

@@ -996,25 +996,6 @@ std::shared_ptr<const ClientTlsContext> ClientTlsContext::build(const certmgr::S
     return context;
 }
 
-std::string ClientTlsContextHolder::rebuild(const certmgr::Store& store,
-                                            const std::string& minVersion) {
-    std::shared_ptr<const ClientTlsContext> next;
-    try {
-        next = ClientTlsContext::build(store, minVersion);
-    } catch (const std::exception& e) {
-        drainOpensslErrors();
-        return e.what();
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    current_ = std::move(next);
-    return {};
-}
-
-std::shared_ptr<const ClientTlsContext> ClientTlsContextHolder::current() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return current_;
-}
-
 DeliveryResult deliver(const DeliveryRequest& request) {
     DeliveryResult result;
     result.tlsFacts.host = request.host;

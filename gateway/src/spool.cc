@@ -523,7 +523,6 @@ std::string Spool::content(const std::string& queueId) const {
 void Spool::remove(const std::string& queueId) {
     checkQueueId(queueId);
     const fs::path path = directory_ / "queue" / queueId;
-    bool kept = false;
     bool room = false;
     {
         std::lock_guard lock(recycleMutex_);
@@ -533,15 +532,13 @@ void Spool::remove(const std::string& queueId) {
     // Out of queue/ first (a reader never sees the message half gone), then emptied: delivered
     // mail does not stay on disk.
     if (room && ::rename(path.c_str(), spare.c_str()) == 0) {
-        kept = true;
         if (::truncate(spare.c_str(), 0) == 0) {
             std::lock_guard lock(recycleMutex_);
             recycled_.push_back(queueId);
         } else {
             ::unlink(spare.c_str());
         }
-    }
-    if (!kept && ::unlink(path.c_str()) != 0) {
+    } else if (::unlink(path.c_str()) != 0) {
         throwSystem("remove", path, errno);
     }
     // No directory fsync: a removal lost to a power failure brings the message back, and it is

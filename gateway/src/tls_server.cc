@@ -455,22 +455,4 @@ HandshakeResult acceptTls(const ServerTlsContext& context, int fd, SslPtr& ssl) 
     return result;
 }
 
-std::string ServerTlsContextHolder::rebuild(const certmgr::Store& store) {
-    std::shared_ptr<const ServerTlsContext> next;
-    try {
-        next = ServerTlsContext::build(store, settings_);
-    } catch (const std::exception& e) {
-        drainOpensslErrors();
-        return e.what();
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    current_ = std::move(next);
-    return {};
-}
-
-std::shared_ptr<const ServerTlsContext> ServerTlsContextHolder::current() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return current_;
-}
-
 }  // namespace tlsgate::gateway

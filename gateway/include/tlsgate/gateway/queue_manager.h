@@ -70,10 +70,9 @@ class QueueManager {
     /// Reads the spool (messages and their delivery states) into the schedule: at start, every
     /// kRescanInterval, and after a flush. Messages being delivered keep their entry.
     void rescan();
-    /// Due messages from the schedule into the workers' jobs (mutex_ held).
-    void dispatchDueLocked(TimePoint now);
-    /// Schedules `queueId` at `at` and hands it to a worker now if it is due (mutex_ held).
-    void scheduleLocked(const std::string& queueId, TimePoint at);
+    /// The due messages not being delivered, now marked in flight (mutex_ held); settled()
+    /// releases each.
+    std::vector<std::string> claimDueLocked(TimePoint now);
     /// What a delivery pass left to do with a message.
     struct Next {
         enum class Kind { Gone, RetryAt, WaitForSlot } kind = Kind::Gone;

@@ -43,12 +43,14 @@ class ClientTlsContext {
 /// Holds the current client context; rebuilt when the store changes.
 class ClientTlsContextHolder {
   public:
-    std::string rebuild(const certmgr::Store& store, const std::string& minVersion = "TLSv1.2");
-    std::shared_ptr<const ClientTlsContext> current() const;
+    /// On failure the previous context stays and the error is returned (empty on success).
+    std::string rebuild(const certmgr::Store& store, const std::string& minVersion = "TLSv1.2") {
+        return slot_.rebuild([&] { return ClientTlsContext::build(store, minVersion); });
+    }
+    std::shared_ptr<const ClientTlsContext> current() const { return slot_.current(); }
 
   private:
-    mutable std::mutex mutex_;
-    std::shared_ptr<const ClientTlsContext> current_;
+    TlsContextSlot<ClientTlsContext> slot_;
 };
 
 /// Idle connections to next hops, each kept after a transaction for the next message to the same

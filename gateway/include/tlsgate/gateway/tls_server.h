@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tlsgate/certmgr/certificate.h"
+#include "tlsgate/certmgr/ossl.h"
 #include "tlsgate/certmgr/store.h"
 #include "tlsgate/common/clock.h"
 #include "tlsgate/gateway/config.h"
@@ -124,6 +125,37 @@ struct HandshakeResult {
 /// handshake). On success `ssl` holds the session for reads and writes.
 HandshakeResult acceptTls(const ServerTlsContext& context, int fd, SslPtr& ssl);
 
+/// The current immutable TLS context of one kind (server or client). A rebuild swaps in a whole
+/// new one; sessions and deliveries keep the one they took. Thread-safe.
+template <class Context>
+class TlsContextSlot {
+  public:
+    /// Swaps in what `build()` returns. On failure the previous context stays and the error is
+    /// returned (empty on success).
+    template <class Build>
+    std::string rebuild(Build&& build) {
+        std::shared_ptr<const Context> next;
+        try {
+            next = build();
+        } catch (const std::exception& e) {
+            certmgr::drainOpensslErrors();
+            return e.what();
+        }
+        std::lock_guard lock(mutex_);
+        current_ = std::move(next);
+        return {};
+    }
+    /// Null until a build succeeded.
+    std::shared_ptr<const Context> current() const {
+        std::lock_guard lock(mutex_);
+        return current_;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const Context> current_;
+};
+
 /// Holds the current context; the watcher's change callback calls rebuild().
 class ServerTlsContextHolder {
   public:
@@ -135,14 +167,15 @@ class ServerTlsContextHolder {
     }
     /// Builds from the store and swaps it in. On failure the previous context stays and the
     /// error is returned (empty on success).
-    std::string rebuild(const certmgr::Store& store);
+    std::string rebuild(const certmgr::Store& store) {
+        return slot_.rebuild([&] { return ServerTlsContext::build(store, settings_); });
+    }
     /// The current context; null when none could ever be built (then STARTTLS answers 454).
-    std::shared_ptr<const ServerTlsContext> current() const;
+    std::shared_ptr<const ServerTlsContext> current() const { return slot_.current(); }
 
   private:
     ServerTlsSettings settings_;
-    mutable std::mutex mutex_;
-    std::shared_ptr<const ServerTlsContext> current_;
+    TlsContextSlot<ServerTlsContext> slot_;
 };
 
 }  // namespace tlsgate::gateway
