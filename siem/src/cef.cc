@@ -19,7 +19,7 @@ class Extension {
         }
         text_.append(key);
         text_ += '=';
-        text_ += escapeCefValue(value);
+        appendCefValue(text_, value);
     }
     void add(std::string_view key, std::int64_t value) { add(key, std::to_string(value)); }
     /// A custom slot (cs1, cn2, flexString1, deviceCustomDate1 ...) and its label.

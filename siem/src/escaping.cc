@@ -55,119 +55,187 @@ std::size_t validSequenceLength(std::string_view text, std::size_t i) {
     return length;
 }
 
-}  // namespace
-
-std::string sanitizeUtf8(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size();) {
-        const std::size_t length = validSequenceLength(text, i);
+/// Appends `text` to `out` with invalid UTF-8 replaced by U+FFFD (one per bad byte) and every
+/// byte for which `special(byte)` holds handed to `escape(out, byte)` instead. Runs of ordinary
+/// bytes are appended at once: the common, all-plain value costs one scan and one copy.
+template <typename Special, typename Escape>
+void appendSanitized(std::string& out, std::string_view text, Special special, Escape escape) {
+    std::size_t run = 0;  // start of the ordinary bytes not yet appended
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto b = static_cast<unsigned char>(text[i]);
+        const std::size_t length = b < 0x80 ? 1 : validSequenceLength(text, i);
+        if (length == 1 && !special(static_cast<char>(b))) {
+            ++i;
+            continue;
+        }
+        out.append(text.substr(run, i - run));
         if (length == 0) {
             out += kReplacementCharacter;
             ++i;
         } else {
-            out.append(text.substr(i, length));
+            // A special byte, or a multi-byte sequence: each of its bytes goes through the rule.
+            for (std::size_t k = i; k < i + length; ++k) {
+                if (special(text[k])) {
+                    escape(out, text[k]);
+                } else {
+                    out += text[k];
+                }
+            }
             i += length;
         }
+        run = i;
     }
+    out.append(text.substr(run));
+}
+
+template <typename Special, typename Escape>
+std::string sanitized(std::string_view text, Special special, Escape escape) {
+    std::string out;
+    out.reserve(text.size());
+    appendSanitized(out, text, special, escape);
     return out;
 }
 
-std::string jsonQuote(std::string_view text) {
+}  // namespace
+
+std::string sanitizeUtf8(std::string_view text) {
+    return sanitized(
+        text, [](char) { return false; }, [](std::string&, char) {});
+}
+
+void appendJsonQuoted(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (const char c : sanitizeUtf8(text)) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    const auto b = static_cast<unsigned char>(c);
-                    out += "\\u00";
-                    out += kHex[b >> 4];
-                    out += kHex[b & 0x0F];
-                } else {
-                    out += c;
-                }
+    // Fast path: printable ASCII without '"' or '\\' (keys, names, addresses) is copied as is.
+    std::size_t plain = 0;
+    while (plain < text.size()) {
+        const auto b = static_cast<unsigned char>(text[plain]);
+        if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') {
+            break;
         }
+        ++plain;
+    }
+    if (plain == text.size()) {
+        const std::size_t at = out.size();
+        out.resize(at + text.size() + 2);
+        char* p = out.data() + at;
+        *p = '"';
+        text.copy(p + 1, text.size());
+        p[text.size() + 1] = '"';
+        return;
     }
     out += '"';
+    appendSanitized(
+        out, text,
+        [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; },
+        [](std::string& o, char c) {
+            switch (c) {
+                case '"':
+                    o += "\\\"";
+                    break;
+                case '\\':
+                    o += "\\\\";
+                    break;
+                case '\n':
+                    o += "\\n";
+                    break;
+                case '\r':
+                    o += "\\r";
+                    break;
+                case '\t':
+                    o += "\\t";
+                    break;
+                case '\b':
+                    o += "\\b";
+                    break;
+                case '\f':
+                    o += "\\f";
+                    break;
+                default: {
+                    const auto b = static_cast<unsigned char>(c);
+                    o += "\\u00";
+                    o += kHex[b >> 4];
+                    o += kHex[b & 0x0F];
+                }
+            }
+        });
+    out += '"';
+}
+
+std::string jsonQuote(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 2);
+    appendJsonQuoted(out, text);
     return out;
 }
 
 std::string escapeCefHeader(std::string_view text) {
-    std::string out;
-    for (const char c : sanitizeUtf8(text)) {
-        if (c == '\\' || c == '|') {
-            out += '\\';
-            out += c;
-        } else if (isControl(c)) {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    return out;
+    return sanitized(
+        text, [](char c) { return c == '\\' || c == '|' || isControl(c); },
+        [](std::string& o, char c) {
+            if (isControl(c)) {
+                o += ' ';
+            } else {
+                o += '\\';
+                o += c;
+            }
+        });
+}
+
+void appendCefValue(std::string& out, std::string_view text) {
+    appendSanitized(
+        out, text, [](char c) { return c == '\\' || c == '=' || (c != '\t' && isControl(c)); },
+        [](std::string& o, char c) {
+            if (c == '\n') {
+                o += "\\n";
+            } else if (c == '\r') {
+                o += "\\r";
+            } else if (isControl(c)) {
+                o += ' ';
+            } else {
+                o += '\\';
+                o += c;
+            }
+        });
 }
 
 std::string escapeCefValue(std::string_view text) {
     std::string out;
-    for (const char c : sanitizeUtf8(text)) {
-        if (c == '\\' || c == '=') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\r') {
-            out += "\\r";
-        } else if (c != '\t' && isControl(c)) {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
+    out.reserve(text.size());
+    appendCefValue(out, text);
     return out;
+}
+
+void appendLeef(std::string& out, std::string_view text, char delimiter) {
+    appendSanitized(
+        out, text, [delimiter](char c) { return c == '|' || c == delimiter || isControl(c); },
+        [](std::string& o, char) { o += ' '; });
 }
 
 std::string replaceLeef(std::string_view text, char delimiter) {
     std::string out;
-    for (const char c : sanitizeUtf8(text)) {
-        out += (c == '|' || c == delimiter || isControl(c)) ? ' ' : c;
-    }
+    out.reserve(text.size());
+    appendLeef(out, text, delimiter);
     return out;
+}
+
+void appendSdParamValue(std::string& out, std::string_view text) {
+    appendSanitized(
+        out, text, [](char c) { return c == '"' || c == '\\' || c == ']' || isControl(c); },
+        [](std::string& o, char c) {
+            if (isControl(c)) {
+                o += ' ';
+            } else {
+                o += '\\';
+                o += c;
+            }
+        });
 }
 
 std::string escapeSdParamValue(std::string_view text) {
     std::string out;
-    for (const char c : sanitizeUtf8(text)) {
-        if (c == '"' || c == '\\' || c == ']') {
-            out += '\\';
-            out += c;
-        } else if (isControl(c)) {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
+    out.reserve(text.size());
+    appendSdParamValue(out, text);
     return out;
 }
 

@@ -23,13 +23,19 @@ JsonValue* JsonValue::member(std::string_view key) {
         value_ = Object{};
     }
     auto& members = std::get<Object>(value_);
+    std::string quoted;
+    appendJsonQuoted(quoted, key);  // members keep their key as JSON text, ready to be written
     for (auto& [name, value] : members) {
-        if (name == key) {
+        if (name == quoted) {
             return &value;
         }
     }
-    members.emplace_back(std::string(key), JsonValue{});
-    return &members.back().second;
+    if (members.capacity() == 0) {
+        members.reserve(8);  // the formatters' objects mostly hold a handful of members
+    }
+    auto& added = members.emplace_back();  // (constructing the pair in place trips GCC 12's
+    added.first = std::move(quoted);       // maybe-uninitialized on the variant)
+    return &added.second;
 }
 
 JsonValue& JsonValue::set(std::string_view path, JsonValue value) {
@@ -65,6 +71,7 @@ JsonValue& JsonValue::push(JsonValue value) {
 
 std::string JsonValue::dump() const {
     std::string out;
+    out.reserve(1024);  // a whole ECS or OCSF record, mostly
     dumpTo(out);
     return out;
 }
@@ -76,7 +83,7 @@ void JsonValue::dumpTo(std::string& out) const {
         void operator()(bool b) const { out += b ? "true" : "false"; }
         void operator()(std::int64_t n) const { out += std::to_string(n); }
         void operator()(std::uint64_t n) const { out += std::to_string(n); }
-        void operator()(const std::string& s) const { out += jsonQuote(s); }
+        void operator()(const std::string& s) const { appendJsonQuoted(out, s); }
         void operator()(const Array& a) const {
             out += '[';
             for (std::size_t i = 0; i < a.size(); ++i) {
@@ -93,7 +100,7 @@ void JsonValue::dumpTo(std::string& out) const {
                 if (i != 0) {
                     out += ',';
                 }
-                out += jsonQuote(o[i].first);
+                out += o[i].first;
                 out += ':';
                 o[i].second.dumpTo(out);
             }

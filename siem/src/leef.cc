@@ -43,9 +43,9 @@ std::string formatLeef(const Event& event, const FormatContext& context) {
     const TimePoint at = std::visit([](const auto& e) { return e.at; }, event);
 
     std::string out = "LEEF:2.0|tlsgate|tlsgate|";
-    out += replaceLeef(context.productVersion, delimiter);
+    appendLeef(out, context.productVersion, delimiter);
     out += '|';
-    out += replaceLeef(actionOf(event), delimiter);
+    appendLeef(out, actionOf(event), delimiter);
     out += '|';
     if (delimiter != '\t') {
         out += delimiterSpec(delimiter);
@@ -63,7 +63,7 @@ std::string formatLeef(const Event& event, const FormatContext& context) {
         first = false;
         out.append(key);
         out += '=';
-        out += replaceLeef(value, delimiter);
+        appendLeef(out, value, delimiter);
     };
     add("devTime", rfc3339Millis(at));
     add("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSX");

@@ -2,6 +2,7 @@
 // flat field list of syslog SD and LEEF. Pure; never fails.
 #include "tlsgate/siem/record_fields.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -188,13 +189,24 @@ std::string rfc3339Millis(TimePoint at) {
     const auto day = floor<days>(ms);
     const year_month_day date{day};
     const hh_mm_ss time{ms - day};
-    char buffer[40];
-    std::snprintf(
-        buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(date.year()),
-        static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-        static_cast<int>(time.hours().count()), static_cast<int>(time.minutes().count()),
-        static_cast<int>(time.seconds().count()), static_cast<int>(time.subseconds().count()));
-    return buffer;
+    // "YYYY-MM-DDThh:mm:ss.mmmZ", written digit by digit: this runs for every record of every
+    // destination, and snprintf was a tenth of an ECS record's cost.
+    std::string out = "0000-00-00T00:00:00.000Z";
+    const auto put = [&out](std::size_t end, unsigned value, std::size_t digits) {
+        for (std::size_t k = 0; k < digits; ++k) {
+            out[end - k] = static_cast<char>('0' + value % 10);
+            value /= 10;
+        }
+    };
+    const int year = static_cast<int>(date.year());
+    put(3, static_cast<unsigned>(std::clamp(year, 0, 9999)), 4);
+    put(6, static_cast<unsigned>(date.month()), 2);
+    put(9, static_cast<unsigned>(date.day()), 2);
+    put(12, static_cast<unsigned>(time.hours().count()), 2);
+    put(15, static_cast<unsigned>(time.minutes().count()), 2);
+    put(18, static_cast<unsigned>(time.seconds().count()), 2);
+    put(22, static_cast<unsigned>(time.subseconds().count()), 3);
+    return out;
 }
 
 std::int64_t epochMillis(TimePoint at) {

@@ -37,7 +37,7 @@ std::string formatSyslog(const Event& event, const FormatContext& context, std::
         out += ' ';
         out += sdName(name);
         out += "=\"";
-        out += escapeSdParamValue(value);
+        appendSdParamValue(out, value);
         out += '"';
     }
     out += ']';

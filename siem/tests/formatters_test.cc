@@ -220,6 +220,14 @@ std::string syslog(const Event& e, std::string_view body = {}) {
 
 // ---------------------------------------------------------------------------------------- ECS
 
+TEST(SiemTime, Rfc3339MillisPadsEveryField) {
+    EXPECT_EQ(rfc3339Millis(sys_days{2026y / January / 2} + 3h + 4min + 5s + 6ms),
+              "2026-01-02T03:04:05.006Z");
+    EXPECT_EQ(rfc3339Millis(sys_days{1999y / December / 31} + 23h + 59min + 59s + 999ms),
+              "1999-12-31T23:59:59.999Z");
+    EXPECT_EQ(rfc3339Millis(TimePoint{}), "1970-01-01T00:00:00.000Z");
+}
+
 TEST(SiemEcs, InboundHandshakeWithClientCertificate) {
     const std::string text = ecs(handshakeWithClientCert());
     EXPECT_EQ(text.find('\n'), std::string::npos);

@@ -16,6 +16,7 @@ namespace tlsgate::siem {
 class JsonValue {
   public:
     using Array = std::vector<JsonValue>;
+    /// Members in the order they were set; each key is kept as its JSON string literal.
     using Object = std::vector<std::pair<std::string, JsonValue>>;
 
     JsonValue() = default;  ///< null
