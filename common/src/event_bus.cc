@@ -32,6 +32,23 @@ std::optional<Event> Subscription::pop(std::chrono::milliseconds wait) {
     return event;
 }
 
+std::size_t Subscription::popBatch(std::vector<Event>& out, std::size_t max,
+                                   std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    ready_.wait_for(lock, wait, [this] { return closed_ || !queue_.empty(); });
+    const std::size_t count = std::min(max, queue_.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        out.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+    }
+    return count;
+}
+
+bool Subscription::closed() {
+    std::lock_guard lock(mutex_);
+    return closed_;
+}
+
 void Subscription::close() {
     {
         std::lock_guard lock(mutex_);

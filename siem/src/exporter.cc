@@ -1,6 +1,8 @@
-// The exporter: per destination, a bus subscription, a sender thread that formats, sends, spills
-// to the backlog (disk buffer) and replays it in order, and the counters. Runs on the "siem-NAME"
-// threads; errors are counted in stats(), never thrown after construction.
+// The exporter: one bus subscription and one formatting thread ("siem-format") that renders each
+// event once per format in use and hands the records to the destinations; per destination, a
+// bounded record queue and a sender thread ("siem-NAME") that sends in batches, spills to the
+// backlog (disk buffer) and replays it in order, and the counters. Errors are counted in stats(),
+// never thrown after construction.
 #include "tlsgate/siem/exporter.h"
 
 #include <pthread.h>
@@ -8,6 +10,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include "tlsgate/siem/disk_buffer.h"
@@ -22,8 +27,73 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t kBatch = 256;     // events taken, or records replayed, per loop turn
 constexpr milliseconds kIdleWait{200};  // longest pop wait: bounds how late stop() is noticed
+// After a batch smaller than kBatch the formatter waits this long before taking the next one, so
+// records travel in batches (one wake-up and one write per batch, not per event) at the price of
+// at most this much delay.
+constexpr milliseconds kLinger{20};
 
 }  // namespace
+
+/// One destination's bounded queue of formatted records, filled by the formatting thread.
+class SiemExporter::RecordQueue {
+  public:
+    explicit RecordQueue(std::size_t capacity) : capacity_(capacity) {}
+
+    /// Appends what fits of `records` (moved from) and wakes the sender; the rest is counted as
+    /// dropped.
+    void pushAll(std::vector<Record>& records) {
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& record : records) {
+                if (closed_ || queue_.size() >= capacity_) {
+                    ++dropped_;
+                } else {
+                    queue_.push_back(std::move(record));
+                }
+            }
+        }
+        ready_.notify_one();
+    }
+
+    /// Waits up to `wait` for records, then moves up to `max` of them to `out` (cleared first).
+    void popBatch(std::vector<Record>& out, std::size_t max, milliseconds wait) {
+        out.clear();
+        std::unique_lock lock(mutex_);
+        ready_.wait_for(lock, wait, [this] { return closed_ || !queue_.empty(); });
+        while (!queue_.empty() && out.size() < max) {
+            out.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+    }
+
+    /// Takes records again after close() (a restarted exporter).
+    void reopen() {
+        std::lock_guard lock(mutex_);
+        closed_ = false;
+    }
+
+    /// Wakes the sender for good; later pushes are dropped.
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        ready_.notify_all();
+    }
+
+    std::uint64_t dropped() const {
+        std::lock_guard lock(mutex_);
+        return dropped_;
+    }
+
+  private:
+    const std::size_t capacity_;
+    mutable std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<Record> queue_;
+    bool closed_ = false;
+    std::uint64_t dropped_ = 0;
+};
 
 class SiemExporter::Destination final : public SinkListener {
   public:
@@ -31,6 +101,7 @@ class SiemExporter::Destination final : public SinkListener {
         : settings_(std::move(settings)),
           context_(context),
           clock_(clock),
+          queue_(settings_.queueCapacity),
           backoff_(settings_.retryMin) {
         if (settings_.bufferDir.empty()) {
             backlog_ = std::make_unique<MemoryBacklog>(settings_.bufferMaxBytes);
@@ -44,18 +115,27 @@ class SiemExporter::Destination final : public SinkListener {
 
     ~Destination() override { stop(SteadyClock::now()); }
 
-    void start(EventBus& bus) {
-        subscription_ = bus.subscribe("siem-" + settings_.name, settings_.queueCapacity);
+    Transport transport() const { return settings_.transport; }
+    std::size_t queueCapacity() const { return settings_.queueCapacity; }
+    RecordFormat format() const { return settings_.format; }
+
+    /// Starts the sender; `events` is the exporter's bus subscription (its drops are this
+    /// destination's too).
+    void start(std::shared_ptr<Subscription> events) {
+        subscription_ = std::move(events);
+        queueDropsSeen_ = subscription_->dropped() + queue_.dropped();
+        queue_.reopen();
         stopping_ = false;
         thread_ = std::thread([this] { run(); });
     }
 
+    /// Called by the formatting thread: this destination's records of a batch of events.
+    void enqueue(std::vector<Record>& records) { queue_.pushAll(records); }
+
     void requestStop(SteadyClock::time_point deadline) {
         deadline_ = deadline;  // before stopping_: the sender reads it once it sees stopping_
         stopping_ = true;
-        if (subscription_) {
-            subscription_->close();  // later publishes are shed; pop() wakes up now
-        }
+        queue_.close();  // the sender's pop wakes up now
     }
 
     void stop(SteadyClock::time_point deadline) {
@@ -73,7 +153,8 @@ class SiemExporter::Destination final : public SinkListener {
         s.sent = sent_.load();
         s.buffered = backlog_->records();
         s.bufferedBytes = backlog_->bytes();
-        s.dropped = dropped_.load() + (subscription_ ? subscription_->dropped() : 0);
+        s.dropped =
+            dropped_.load() + queue_.dropped() + (subscription_ ? subscription_->dropped() : 0);
         s.errors = errors_.load();
         s.connected = connected_.load();
         s.lastError = sink_->lastError();
@@ -104,17 +185,10 @@ class SiemExporter::Destination final : public SinkListener {
         const std::string name = ("siem-" + settings_.name).substr(0, 15);
         pthread_setname_np(pthread_self(), name.c_str());
 
+        std::vector<Record> batch;
         while (!stopping_.load()) {
-            if (auto event = subscription_->pop(waitTime())) {
-                handle(*event);
-                for (std::size_t i = 1; i < kBatch && !stopping_.load(); ++i) {
-                    auto more = subscription_->pop(milliseconds(0));
-                    if (!more) {
-                        break;
-                    }
-                    handle(*more);
-                }
-            }
+            queue_.popBatch(batch, kBatch, waitTime());
+            handle(batch);
             noteQueueDrops();
             if (!sink_->isOpen() && SteadyClock::now() >= nextAttempt_) {
                 tryOpen();
@@ -142,31 +216,46 @@ class SiemExporter::Destination final : public SinkListener {
         return kIdleWait;
     }
 
-    /// Formats one event and sends it, or queues it behind what is already waiting.
-    void handle(const Event& event) {
-        const Record record = makeRecord(event, settings_.transport, settings_.format, context_);
-        if (!backlog_->empty() || pendingDrops_ > 0 || !sink_->isOpen() || pastDeadline()) {
-            keep(record);  // order: nothing overtakes what waits in the backlog
+    /// Sends a batch of records, or queues them behind what is already waiting.
+    void handle(const std::vector<Record>& batch) {
+        if (batch.empty()) {
             return;
         }
-        if (!offer(record)) {
-            keep(record);
+        std::size_t taken = 0;
+        if (backlog_->empty() && pendingDrops_ == 0 && sink_->isOpen() && !pastDeadline()) {
+            const BatchResult result = sink_->sendBatch(batch);
+            sent_.fetch_add(result.sent);
+            taken = result.taken();
+            if (taken < batch.size()) {
+                noteNotTaken(result.stop);
+            }
+        }
+        // Order: nothing overtakes what waits in the backlog.
+        for (std::size_t i = taken; i < batch.size(); ++i) {
+            keep(batch[i]);
+        }
+    }
+
+    void noteNotTaken(SendResult result) {
+        if (result == SendResult::Busy) {
+            replayNotBefore_ = SteadyClock::now() + settings_.retryMin;
+        } else if (result == SendResult::Failed) {
+            failed();
         }
     }
 
     /// Sends one record; true when the sink took it (sent or queued for delivery).
     bool offer(const Record& record) {
-        switch (sink_->send(record)) {
+        const SendResult result = sink_->send(record);
+        switch (result) {
             case SendResult::Sent:
                 sent_.fetch_add(1);
                 return true;
             case SendResult::Queued:
                 return true;
             case SendResult::Busy:
-                replayNotBefore_ = SteadyClock::now() + settings_.retryMin;
-                return false;
             case SendResult::Failed:
-                failed();
+                noteNotTaken(result);
                 return false;
         }
         return false;
@@ -180,7 +269,7 @@ class SiemExporter::Destination final : public SinkListener {
     }
 
     void noteQueueDrops() {
-        const std::uint64_t shed = subscription_->dropped();
+        const std::uint64_t shed = subscription_->dropped() + queue_.dropped();
         if (shed > queueDropsSeen_) {
             pendingDrops_.fetch_add(shed - queueDropsSeen_);
             queueDropsSeen_ = shed;
@@ -236,9 +325,11 @@ class SiemExporter::Destination final : public SinkListener {
 
     void shutdown() {
         // What is still queued: sent while time is left and nothing waits, else kept on disk.
-        while (auto event = subscription_->pop(milliseconds(0))) {
-            handle(*event);
-        }
+        std::vector<Record> batch;
+        do {
+            queue_.popBatch(batch, kBatch, milliseconds(0));
+            handle(batch);
+        } while (!batch.empty());
         noteQueueDrops();
         if (!sink_->isOpen() && !pastDeadline() && !backlog_->empty() &&
             SteadyClock::now() >= nextAttempt_) {
@@ -266,9 +357,10 @@ class SiemExporter::Destination final : public SinkListener {
     const DestinationSettings settings_;
     const FormatContext context_;
     const Clock& clock_;
+    RecordQueue queue_;
     std::unique_ptr<Backlog> backlog_;
     std::unique_ptr<Sink> sink_;
-    std::shared_ptr<Subscription> subscription_;
+    std::shared_ptr<Subscription> subscription_;  // the exporter's (shared by all destinations)
     std::thread thread_;
 
     std::atomic<bool> stopping_{false};
@@ -285,7 +377,8 @@ class SiemExporter::Destination final : public SinkListener {
     std::atomic<bool> connected_{false};
 };
 
-SiemExporter::SiemExporter(SiemSettings settings, EventBus& bus, const Clock& clock) : bus_(bus) {
+SiemExporter::SiemExporter(SiemSettings settings, EventBus& bus, const Clock& clock)
+    : bus_(bus), context_(settings.context) {
     validateSettings(settings);
     for (auto& destination : settings.destinations) {
         destinations_.push_back(
@@ -302,8 +395,45 @@ void SiemExporter::start() {
         return;
     }
     running_ = true;
+    // The bus queue holds as many events as the most patient destination's own queue.
+    std::size_t capacity = 1;
+    for (const auto& destination : destinations_) {
+        capacity = std::max(capacity, destination->queueCapacity());
+    }
+    subscription_ = bus_.subscribe("siem", capacity);
     for (auto& destination : destinations_) {
-        destination->start(bus_);
+        destination->start(subscription_);
+    }
+    formatter_ = std::thread([this] { format(); });
+}
+
+void SiemExporter::format() {
+    pthread_setname_np(pthread_self(), "siem-format");
+    std::vector<Event> events;
+    std::vector<std::vector<Record>> records(destinations_.size());
+    while (true) {
+        events.clear();
+        subscription_->popBatch(events, kBatch, kIdleWait);
+        if (events.empty()) {
+            if (subscription_->closed()) {
+                return;  // closed, and everything published before was handed on
+            }
+            continue;
+        }
+        for (const Event& event : events) {
+            EventRecords rendered(event, context_);
+            for (std::size_t i = 0; i < destinations_.size(); ++i) {
+                records[i].push_back(
+                    rendered.get(destinations_[i]->transport(), destinations_[i]->format()));
+            }
+        }
+        for (std::size_t i = 0; i < destinations_.size(); ++i) {
+            destinations_[i]->enqueue(records[i]);
+            records[i].clear();
+        }
+        if (events.size() < kBatch && !subscription_->closed()) {
+            std::this_thread::sleep_for(kLinger);
+        }
     }
 }
 
@@ -313,6 +443,9 @@ void SiemExporter::stop(std::chrono::milliseconds bound) {
     }
     running_ = false;
     const auto deadline = SteadyClock::now() + bound;
+    // Later publishes are shed; what the bus queue holds is formatted and handed on first.
+    subscription_->close();
+    formatter_.join();
     // All at once, so the bound is shared rather than multiplied by the destinations.
     for (auto& destination : destinations_) {
         destination->requestStop(deadline);

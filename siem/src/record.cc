@@ -117,14 +117,26 @@ std::string dropBody(std::uint64_t dropped, std::string_view destination, TimePo
 
 Record makeRecord(const Event& event, Transport transport, RecordFormat format,
                   const FormatContext& context) {
-    Record record;
-    record.key = keyOf(event);
-    if (isSyslog(transport)) {
-        record.payload = formatSyslog(event, context, bodyOf(event, format, context));
-    } else {
-        record.payload = bodyOf(event, format, context);
+    return EventRecords(event, context).get(transport, format);
+}
+
+static_assert(static_cast<std::size_t>(RecordFormat::Text) + 1 == 5, "EventRecords::kFormats");
+
+EventRecords::EventRecords(const Event& event, const FormatContext& context)
+    : event_(event), context_(context) {}
+
+const Record& EventRecords::get(Transport transport, RecordFormat format) {
+    const auto index = static_cast<std::size_t>(format);
+    auto& record = isSyslog(transport) ? syslog_.at(index) : plain_.at(index);
+    if (!record) {
+        auto& body = bodies_.at(index);
+        if (!body) {
+            body = bodyOf(event_, format, context_);
+        }
+        record = Record{keyOf(event_),
+                        isSyslog(transport) ? formatSyslog(event_, context_, *body) : *body};
     }
-    return record;
+    return *record;
 }
 
 Record makeDropNotice(std::uint64_t dropped, std::string_view destination, TimePoint at,

@@ -1,4 +1,5 @@
-// The sink factory: the transport picks the sink class. Never fails (sinks report errors later).
+// The sink factory (the transport picks the sink class; never fails: sinks report errors later)
+// and the record-by-record batch every sink without a batched write uses.
 #include "tlsgate/siem/sink.h"
 
 #include "tlsgate/siem/sink_file.h"
@@ -6,6 +7,22 @@
 #include "tlsgate/siem/sink_syslog.h"
 
 namespace tlsgate::siem {
+
+BatchResult Sink::sendBatch(std::span<const Record> records) {
+    BatchResult result;
+    for (const Record& record : records) {
+        const SendResult sent = send(record);
+        if (sent == SendResult::Sent) {
+            ++result.sent;
+        } else if (sent == SendResult::Queued) {
+            ++result.queued;
+        } else {
+            result.stop = sent;
+            break;
+        }
+    }
+    return result;
+}
 
 std::unique_ptr<Sink> makeSink(const DestinationSettings& destination, SinkListener& listener) {
     switch (destination.transport) {

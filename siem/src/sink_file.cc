@@ -56,34 +56,69 @@ bool FileSink::rotate() {
 }
 
 SendResult FileSink::send(const Record& record) {
-    if (fd_ < 0) {
-        return SendResult::Failed;
+    const BatchResult result = sendBatch(std::span(&record, 1));
+    return result.sent == 1 ? SendResult::Sent : result.stop;
+}
+
+BatchResult FileSink::sendBatch(std::span<const Record> records) {
+    constexpr std::size_t kWriteChunk = 64 << 10;
+    BatchResult result;
+    std::string chunk;
+    std::size_t next = 0;  // the first record not yet in a chunk
+    while (next < records.size()) {
+        if (fd_ < 0) {
+            result.stop = SendResult::Failed;
+            return result;
+        }
+        // One write per chunk of whole lines; a chunk never runs past the rotation size, except
+        // a single line that alone does (it starts the next file).
+        chunk.clear();
+        const std::size_t first = next;
+        while (next < records.size()) {
+            const std::size_t line = records[next].payload.size() + 1;
+            if (!chunk.empty() && (chunk.size() >= kWriteChunk ||
+                                   size_ + chunk.size() + line > destination_.rotateBytes)) {
+                break;
+            }
+            chunk += records[next].payload;
+            chunk += '\n';
+            ++next;
+        }
+        if (size_ > 0 && size_ + chunk.size() > destination_.rotateBytes && !rotate()) {
+            result.stop = SendResult::Failed;
+            return result;
+        }
+        if (!writeWhole(chunk)) {
+            result.stop = SendResult::Failed;
+            return result;
+        }
+        result.sent += next - first;
     }
-    std::string line = record.payload;
-    line += '\n';
-    if (size_ > 0 && size_ + line.size() > destination_.rotateBytes && !rotate()) {
-        return SendResult::Failed;
-    }
+    return result;
+}
+
+bool FileSink::writeWhole(std::string_view lines) {
     std::size_t done = 0;
-    while (done < line.size()) {
-        const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    while (done < lines.size()) {
+        const ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
             setError(destination_.path + ": write: " + std::strerror(errno));
-            // Cut a partial line so the file stays whole lines; the record is retried.
+            // Cut what was written of these lines, so the file stays whole lines and none of
+            // them is in it twice once retried.
             if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
                 setError(destination_.path + ": truncate: " + std::strerror(errno));
             }
             ::close(fd_);
             fd_ = -1;
-            return SendResult::Failed;
+            return false;
         }
         done += static_cast<std::size_t>(n);
     }
-    size_ += line.size();
-    return SendResult::Sent;
+    size_ += lines.size();
+    return true;
 }
 
 void FileSink::close(Deadline /*deadline*/) {

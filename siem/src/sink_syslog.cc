@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -158,6 +159,37 @@ SendResult SyslogUdpSink::send(const Record& record) {
     return SendResult::Sent;
 }
 
+BatchResult SyslogUdpSink::sendBatch(std::span<const Record> records) {
+    constexpr std::size_t kPerCall = 64;
+    BatchResult result;
+    std::array<mmsghdr, kPerCall> messages{};
+    std::array<iovec, kPerCall> parts{};
+    while (result.sent < records.size()) {
+        const std::size_t count = std::min(kPerCall, records.size() - result.sent);
+        for (std::size_t i = 0; i < count; ++i) {
+            const std::string& payload = records[result.sent + i].payload;
+            parts[i].iov_base = const_cast<char*>(payload.data());  // sendmmsg only reads it
+            parts[i].iov_len = std::min(payload.size(), kMaxDatagram);
+            messages[i] = mmsghdr{};
+            messages[i].msg_hdr.msg_iov = &parts[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n =
+            ::sendmmsg(socket_.get(), messages.data(), static_cast<unsigned>(count), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            setError(errnoText("send"));
+            socket_.reset();
+            result.stop = SendResult::Failed;
+            return result;
+        }
+        result.sent += static_cast<std::size_t>(n);
+    }
+    return result;
+}
+
 void SyslogUdpSink::close(Deadline /*deadline*/) {
     socket_.reset();
 }
@@ -168,10 +200,19 @@ SyslogStreamSink::SyslogStreamSink(const DestinationSettings& destination)
     : destination_(destination) {}
 
 std::string SyslogStreamSink::frame(std::string_view message) {
-    std::string out = std::to_string(message.size());
+    std::string out;
+    appendFrame(out, message);
+    return out;
+}
+
+void SyslogStreamSink::appendFrame(std::string& out, std::string_view message) {
+    out += std::to_string(message.size());
     out += ' ';
     out.append(message);
-    return out;
+}
+
+std::size_t SyslogStreamSink::frameSize(std::string_view message) {
+    return std::to_string(message.size()).size() + 1 + message.size();
 }
 
 bool SyslogStreamSink::open() {
@@ -242,8 +283,8 @@ bool SyslogStreamSink::open() {
     return true;
 }
 
-bool SyslogStreamSink::writeAll(const std::string& data) {
-    std::size_t done = 0;
+bool SyslogStreamSink::writeAll(std::string_view data, std::size_t& done) {
+    done = 0;
     while (done < data.size()) {
         if (ssl_) {
             std::size_t written = 0;
@@ -273,22 +314,54 @@ bool SyslogStreamSink::writeAll(const std::string& data) {
 }
 
 SendResult SyslogStreamSink::send(const Record& record) {
+    const BatchResult result = sendBatch(std::span(&record, 1));
+    return result.sent == 1 ? SendResult::Sent : result.stop;
+}
+
+BatchResult SyslogStreamSink::sendBatch(std::span<const Record> records) {
+    BatchResult result;
     if (!open_) {
-        return SendResult::Failed;
+        result.stop = SendResult::Failed;
+        return result;
     }
     // Syslog over TCP has no acknowledgements: the only sign of a receiver that went away is its
-    // FIN or RST. Look for it before writing, so this record is kept rather than lost.
+    // FIN or RST. Look for it before writing, so these records are kept rather than lost.
     pollfd p{socket_.get(), POLLRDHUP, 0};
     if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
         setError(destination_.host + ": the receiver closed the connection");
         disconnect();
-        return SendResult::Failed;
+        result.stop = SendResult::Failed;
+        return result;
     }
-    if (!writeAll(frame(record.payload))) {
-        disconnect();
-        return SendResult::Failed;
+    // Frames go out in writes of about 64 KiB; a record counts as sent once its whole frame was
+    // written.
+    constexpr std::size_t kWriteChunk = 64 << 10;
+    std::string chunk;
+    std::size_t next = 0;  // the first record not yet in a chunk
+    while (next < records.size()) {
+        chunk.clear();
+        const std::size_t first = next;
+        while (next < records.size() && (chunk.empty() || chunk.size() < kWriteChunk)) {
+            appendFrame(chunk, records[next].payload);
+            ++next;
+        }
+        std::size_t written = 0;
+        if (!writeAll(chunk, written)) {
+            std::size_t end = 0;  // the frames wholly written before the failure are out
+            for (std::size_t i = first; i < next; ++i) {
+                end += frameSize(records[i].payload);
+                if (end > written) {
+                    break;
+                }
+                ++result.sent;
+            }
+            disconnect();
+            result.stop = SendResult::Failed;
+            return result;
+        }
+        result.sent += next - first;
     }
-    return SendResult::Sent;
+    return result;
 }
 
 void SyslogStreamSink::disconnect() {

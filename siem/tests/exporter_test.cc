@@ -3,6 +3,7 @@
 // Failures are gtest assertions; waits poll with a bounded deadline.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "sink_test_events.h"
 #include "test_ca.h"
 #include "tlsgate/siem/exporter.h"
+#include "tlsgate/siem/record.h"
 
 namespace tlsgate::siem {
 namespace {
@@ -87,6 +89,64 @@ TEST(SiemExporter, SendsInOrder) {
     EXPECT_TRUE(stats.connected);
     EXPECT_EQ(stats.dropped, 0u);
     EXPECT_EQ(stats.buffered, 0u);
+    exporter.stop(2s);
+}
+
+std::vector<std::string> lines(const std::string& path) {
+    std::vector<std::string> out;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+        out.push_back(line);
+    }
+    return out;
+}
+
+TEST(SiemExporter, EachDestinationGetsItsOwnFormat) {
+    TcpListener text;
+    text.start();
+    TcpListener cef;
+    cef.start();
+    tlsgate::testing::TempDir dir;
+    SiemSettings settings;
+    settings.context = siem::testing::testContext();
+    settings.destinations.push_back(siem::testing::tcpDestination(text.port()));
+    auto c = siem::testing::tcpDestination(cef.port());
+    c.name = "cef";
+    c.format = RecordFormat::Cef;
+    settings.destinations.push_back(c);
+    for (const std::string name : {"ecs1", "ecs2"}) {  // two destinations, one rendering
+        DestinationSettings f;
+        f.name = name;
+        f.transport = Transport::File;
+        f.format = RecordFormat::Ecs;
+        f.path = dir.file(name + ".json");
+        settings.destinations.push_back(f);
+    }
+    EventBus bus;
+    SiemExporter exporter(settings, bus);
+    exporter.start();
+    publish(bus, 0, 50);
+    ASSERT_TRUE(text.waitFor(50));
+    ASSERT_TRUE(cef.waitFor(50));
+    ASSERT_TRUE(eventually([&] {
+        const auto s = exporter.stats();
+        return s[2].sent == 50 && s[3].sent == 50;
+    }));
+    EXPECT_EQ(sequence(text.messages()), range(0, 50));
+    const auto cefMessages = cef.messages();
+    for (std::size_t i = 0; i < cefMessages.size(); ++i) {
+        EXPECT_NE(cefMessages[i].find("CEF:0|tlsgate|"), std::string::npos) << cefMessages[i];
+        EXPECT_NE(cefMessages[i].find("seq\\=" + std::to_string(i)), std::string::npos)
+            << cefMessages[i];
+    }
+    const auto ecs1 = lines(dir.file("ecs1.json"));
+    ASSERT_EQ(ecs1.size(), 50u);
+    for (std::size_t i = 0; i < ecs1.size(); ++i) {
+        EXPECT_EQ(ecs1[i], makeRecord(numberedEvent(static_cast<int>(i)), Transport::File,
+                                      RecordFormat::Ecs, settings.context)
+                               .payload);
+    }
+    EXPECT_EQ(lines(dir.file("ecs2.json")), ecs1);
     exporter.stop(2s);
 }
 

@@ -63,6 +63,47 @@ TEST(SiemSinkSyslog, TcpStreamIsOctetCountedInOrder) {
     sink.close(soon());
 }
 
+TEST(SiemSinkSyslog, TcpBatchIsTheSameStreamInFewerWrites) {
+    TcpListener listener;
+    listener.start();
+    auto d = siem::testing::tcpDestination(listener.port());
+    d.format = RecordFormat::Ecs;
+    SyslogStreamSink sink(d);
+    ASSERT_TRUE(sink.open()) << sink.lastError();
+    // About 300 KiB of ECS records: several 64 KiB writes, frames cut across none of them.
+    std::vector<Record> batch;
+    std::string expected;
+    for (int i = 0; i < 300; ++i) {
+        batch.push_back(
+            makeRecord(numberedEvent(i), Transport::SyslogTcp, RecordFormat::Ecs, testContext()));
+        expected += std::to_string(batch.back().payload.size()) + " " + batch.back().payload;
+    }
+    ASSERT_GT(expected.size(), 4u * 64 * 1024);
+    const BatchResult result = sink.sendBatch(batch);
+    EXPECT_EQ(result.sent, 300u);
+    EXPECT_EQ(result.queued, 0u);
+    ASSERT_TRUE(listener.waitFor(300));
+    const auto streams = listener.streams();
+    ASSERT_EQ(streams.size(), 1u);
+    EXPECT_EQ(streams[0], expected);
+    sink.close(soon());
+}
+
+TEST(SiemSinkSyslog, TcpBatchToAStoppedReceiverTakesNothing) {
+    TcpListener listener;
+    listener.start();
+    SyslogStreamSink sink(siem::testing::tcpDestination(listener.port()));
+    ASSERT_TRUE(sink.open());
+    listener.stop();
+    std::this_thread::sleep_for(100ms);  // the FIN reaches the sink's socket
+    const std::vector<Record> batch{recordOf(1, Transport::SyslogTcp),
+                                    recordOf(2, Transport::SyslogTcp)};
+    const BatchResult result = sink.sendBatch(batch);
+    EXPECT_EQ(result.taken(), 0u);
+    EXPECT_EQ(result.stop, SendResult::Failed);
+    EXPECT_FALSE(sink.isOpen());
+}
+
 TEST(SiemSinkSyslog, TcpNoticesAStoppedReceiver) {
     TcpListener listener;
     listener.start();
@@ -100,6 +141,25 @@ TEST(SiemSinkSyslog, UdpOneDatagramPerRecord) {
     for (int i = 0; i < 20; ++i) {
         EXPECT_EQ(datagrams[static_cast<std::size_t>(i)],
                   recordOf(i, Transport::SyslogUdp).payload);
+    }
+}
+
+TEST(SiemSinkSyslog, UdpBatchIsOneDatagramPerRecordInOrder) {
+    UdpListener listener;
+    auto d = siem::testing::tcpDestination(listener.port());
+    d.transport = Transport::SyslogUdp;
+    SyslogUdpSink sink(d);
+    ASSERT_TRUE(sink.open()) << sink.lastError();
+    std::vector<Record> batch;
+    for (int i = 0; i < 150; ++i) {  // more than one sendmmsg call's worth
+        batch.push_back(recordOf(i, Transport::SyslogUdp));
+    }
+    EXPECT_EQ(sink.sendBatch(batch).sent, 150u);
+    ASSERT_TRUE(listener.waitFor(150));
+    const auto datagrams = listener.datagrams();
+    ASSERT_EQ(datagrams.size(), 150u);
+    for (std::size_t i = 0; i < 150; ++i) {
+        EXPECT_EQ(datagrams[i], batch[i].payload);
     }
 }
 
@@ -162,7 +222,12 @@ TEST(SiemSinkSyslog, TlsVerifiesTheReceiver) {
     EXPECT_NE(wrongName.lastError().find("verif"), std::string::npos) << wrongName.lastError();
 }
 
-TEST(SiemSinkFile, JsonLinesRotatedBySize) {
+// Rotation by size, with records sent one by one or as one batch: whole lines, no file over the
+// size, the newest records in the live file.
+class SiemSinkFileRotation : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SiemSinkFileRotation, JsonLinesRotatedBySize) {
+    const bool batched = GetParam();
     tlsgate::testing::TempDir dir;
     DestinationSettings d;
     d.name = "file";
@@ -173,11 +238,17 @@ TEST(SiemSinkFile, JsonLinesRotatedBySize) {
     FileSink sink(d);
     ASSERT_TRUE(sink.open()) << sink.lastError();
     std::size_t total = 0;
+    std::vector<Record> records;
     for (int i = 0; i < 100; ++i) {
-        const Record r =
-            makeRecord(numberedEvent(i), Transport::File, RecordFormat::Ecs, testContext());
-        total += r.payload.size() + 1;
-        ASSERT_EQ(sink.send(r), SendResult::Sent);
+        records.push_back(
+            makeRecord(numberedEvent(i), Transport::File, RecordFormat::Ecs, testContext()));
+        total += records.back().payload.size() + 1;
+        if (!batched) {
+            ASSERT_EQ(sink.send(records.back()), SendResult::Sent);
+        }
+    }
+    if (batched) {
+        EXPECT_EQ(sink.sendBatch(records).sent, 100u);
     }
     sink.close(soon());
     ASSERT_GT(total, 3 * 8192u);  // enough to rotate more than keepFiles times
@@ -200,6 +271,8 @@ TEST(SiemSinkFile, JsonLinesRotatedBySize) {
     }
     EXPECT_NE(last.find("\"seq=99\""), std::string::npos) << last;
 }
+
+INSTANTIATE_TEST_SUITE_P(OneByOneAndBatched, SiemSinkFileRotation, ::testing::Bool());
 
 struct CountingListener : SinkListener {
     std::atomic<std::uint64_t> ok{0};

@@ -26,6 +26,11 @@ class Subscription {
 
     /// Waits up to `wait` for an event; empty when none arrived or the bus closed.
     std::optional<Event> pop(std::chrono::milliseconds wait);
+    /// Waits up to `wait` for an event, then moves up to `max` waiting events to the end of
+    /// `out` under one lock; how many it moved (0: none arrived, or the bus closed).
+    std::size_t popBatch(std::vector<Event>& out, std::size_t max, std::chrono::milliseconds wait);
+    /// Whether close() was called (later pushes are dropped; what is queued can still be popped).
+    bool closed();
     /// Events shed because this queue was full.
     std::uint64_t dropped() const { return dropped_.load(); }
     const std::string& name() const { return name_; }

@@ -1,13 +1,16 @@
-// The SIEM exporter: one bounded bus subscription and one sender thread ("siem-NAME") per
-// destination; records spill to the destination's disk buffer while it is down or slow and are
-// replayed in order when it is back. The constructor throws on bad settings; afterwards problems
-// are counted in stats(), never thrown, and publishing on the bus never waits for a destination.
+// The SIEM exporter: one bounded bus subscription and one formatting thread ("siem-format") that
+// renders each event once per format in use; per destination a bounded record queue and a sender
+// thread ("siem-NAME") that sends in batches. Records spill to the destination's disk buffer
+// while it is down or slow and are replayed in order when it is back. The constructor throws on bad
+// settings; afterwards problems are counted in stats(), never thrown, and publishing on the bus
+// never waits for a destination.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tlsgate/common/clock.h"
@@ -51,8 +54,16 @@ class SiemExporter {
 
   private:
     class Destination;
+    class RecordQueue;
+    /// The "siem-format" thread: renders each event once per format in use, hands each
+    /// destination its records a batch at a time.
+    void format();
+
     EventBus& bus_;
+    const FormatContext context_;
     std::vector<std::unique_ptr<Destination>> destinations_;
+    std::shared_ptr<Subscription> subscription_;
+    std::thread formatter_;
     bool running_ = false;
 };
 

@@ -2,7 +2,9 @@
 // by the destination's transport and format. Pure functions; never throw on event content.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +30,24 @@ struct Record {
 /// The record for `event` in the destination's format (wrapped in RFC 5424 for syslog).
 Record makeRecord(const Event& event, Transport transport, RecordFormat format,
                   const FormatContext& context);
+
+/// The records of one event for several destinations: each format is rendered once and wrapped
+/// for syslog once, however many destinations use it. `event` and `context` must outlive it.
+class EventRecords {
+  public:
+    EventRecords(const Event& event, const FormatContext& context);
+    /// makeRecord(event, transport, format, context), rendered on first use.
+    const Record& get(Transport transport, RecordFormat format);
+
+  private:
+    static constexpr std::size_t kFormats = 5;  // the RecordFormat values
+
+    const Event& event_;
+    const FormatContext& context_;
+    std::array<std::optional<std::string>, kFormats> bodies_;
+    std::array<std::optional<Record>, kFormats> plain_;   // file and Kafka
+    std::array<std::optional<Record>, kFormats> syslog_;  // wrapped in RFC 5424
+};
 
 /// The "events dropped" notice a destination emits once it is back after shedding records: how
 /// many records `destination` lost, in the destination's format. Action "events-dropped",

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "tlsgate/siem/record.h"
@@ -20,6 +21,16 @@ enum class SendResult {
     Queued,  ///< accepted for asynchronous delivery; the outcome comes through SinkListener
     Busy,    ///< not taken now (a full local queue); the sink stays open: retry later
     Failed,  ///< not taken; the connection is gone (closed by the sink): reconnect later
+};
+
+/// What became of a sendBatch(): the first taken() records were taken, in order, each Sent or
+/// Queued; when not all were, `stop` (Busy or Failed) is what became of the next one.
+struct BatchResult {
+    std::size_t sent = 0;
+    std::size_t queued = 0;
+    SendResult stop = SendResult::Sent;
+
+    std::size_t taken() const { return sent + queued; }
 };
 
 /// How an asynchronous sink (Kafka) reports outcomes; called on the sink's own thread.
@@ -48,6 +59,9 @@ class Sink {
     virtual bool isOpen() const = 0;
     /// Offers one record; never blocks longer than the destination's send timeout.
     virtual SendResult send(const Record& record) = 0;
+    /// Offers `records` in order and stops at the first one not taken. Stream and file sinks
+    /// write a batch with one system call; the default offers one record after the other.
+    virtual BatchResult sendBatch(std::span<const Record> records);
     /// Delivers what is in flight until `deadline`, then closes; what could not be delivered is
     /// handed to the listener as undelivered (asynchronous sinks) before this returns.
     virtual void close(Deadline deadline) = 0;

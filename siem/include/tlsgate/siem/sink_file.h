@@ -16,10 +16,14 @@ class FileSink final : public Sink {
     bool open() override;
     bool isOpen() const override { return fd_ >= 0; }
     SendResult send(const Record& record) override;
+    /// Whole lines in writes of up to 64 KiB, rotating between two writes.
+    BatchResult sendBatch(std::span<const Record> records) override;
     void close(Deadline deadline) override;
 
   private:
     bool rotate();
+    /// Appends `lines`; on failure cuts the file back to whole lines, closes it and returns false.
+    bool writeWhole(std::string_view lines);
 
     const DestinationSettings destination_;
     int fd_ = -1;

@@ -53,6 +53,8 @@ class SyslogUdpSink final : public Sink {
     bool open() override;
     bool isOpen() const override { return socket_.get() >= 0; }
     SendResult send(const Record& record) override;
+    /// Up to 64 datagrams per system call (sendmmsg).
+    BatchResult sendBatch(std::span<const Record> records) override;
     void close(Deadline deadline) override;
 
   private:
@@ -70,14 +72,19 @@ class SyslogStreamSink final : public Sink {
     bool open() override;
     bool isOpen() const override { return open_.load(); }
     SendResult send(const Record& record) override;
+    /// The frames of `records` in writes of up to 64 KiB (plus one frame).
+    BatchResult sendBatch(std::span<const Record> records) override;
     void close(Deadline deadline) override;
 
     /// "LEN SP MSG": the RFC 6587 octet-counted frame of one message.
     static std::string frame(std::string_view message);
 
   private:
+    static void appendFrame(std::string& out, std::string_view message);
+    static std::size_t frameSize(std::string_view message);
     bool tls() const { return destination_.transport == Transport::SyslogTls; }
-    bool writeAll(const std::string& data);
+    /// Writes `data`; false on failure (lastError() set). `done`: the bytes known to be written.
+    bool writeAll(std::string_view data, std::size_t& done);
     void disconnect();
 
     const DestinationSettings destination_;
