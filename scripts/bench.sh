@@ -187,6 +187,16 @@ ratio() {
 declare -A fig
 clk_tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# siem_thread_ticks PID: "FORMAT SENDERS KAFKA" CPU ticks of the gateway's SIEM threads (the
+# formatter, the per-destination senders, librdkafka's own threads) since they started.
+siem_thread_ticks() {
+  cat /proc/"$1"/task/*/stat 2>/dev/null | awk '
+    { t = $14 + $15 }
+    $2 == "(siem-format)" { f += t; next }
+    $2 ~ /^\(siem-/ && $2 != "(siem-watch)" { s += t; next }
+    $2 ~ /^\(rdk:/ { k += t }
+    END { printf "%d %d %d\n", f, s, k }'
+}
 
 # run_load NAME SIDE PORT ARGS...: one load, then waits until the sink has every accepted message.
 run_load() {
@@ -468,6 +478,11 @@ CONF
   recv_before[file]=$(file_lines "$s/gateway-events.json")
   recv_before[kafka]=$(kafka_count "$KAFKA_BOOTSTRAP" bench-gateway)
   read -r -a args <<<"$(scenario_args starttls-50)"
+  read -r siem_f0 siem_s0 siem_k0 <<<"$(siem_thread_ticks "$gw_on")"
+  recv_cpu0=0
+  for pid in "${SIEM_PIDS[@]}"; do
+    [ "$pid" = "$gw_on" ] || [ "$pid" = "$gw_off" ] || recv_cpu0=$((recv_cpu0 + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
+  done
   for round in $(seq "$siem_rounds"); do
     GATEWAY_PID=$gw_off
     run_load "siem-off-$round" tlsgate "$off_port" "${args[@]}"
@@ -500,6 +515,17 @@ CONF
   row "siem" "starttls-50 msgs/s on" "${fig[siem.on.msgs_per_s]}" "" "${fig[siem.ratio]}"
   row "siem" "CPU ms/msg off" "${fig[siem.off.cpu_ms]}" "" ""
   row "siem" "CPU ms/msg on" "${fig[siem.on.cpu_ms]}" "" "${fig[siem.cpu_ratio]}"
+  # Where the "on" gateway's extra CPU went, and what the receivers (on the same two cores) used.
+  read -r siem_f1 siem_s1 siem_k1 <<<"$(siem_thread_ticks "$gw_on")"
+  recv_cpu1=0
+  for pid in "${SIEM_PIDS[@]}"; do
+    [ "$pid" = "$gw_on" ] || [ "$pid" = "$gw_off" ] || recv_cpu1=$((recv_cpu1 + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
+  done
+  per_msg() { awk "BEGIN{printf \"%.3f\", $1 * 1000 / $clk_tck / (${fig[siem.on.messages]} + 1e-9)}"; }
+  row "siem" "CPU ms/msg: formatter" "$(per_msg $((siem_f1 - siem_f0)))" "" ""
+  row "siem" "CPU ms/msg: senders" "$(per_msg $((siem_s1 - siem_s0)))" "" ""
+  row "siem" "CPU ms/msg: librdkafka" "$(per_msg $((siem_k1 - siem_k0)))" "" ""
+  row "siem" "receivers CPU ms/msg" "$(per_msg $((recv_cpu1 - recv_cpu0)))" "" ""
   row "siem" "errors off/on" "${fig[siem.off.errors]}/${fig[siem.on.errors]}" "" ""
   row "siem" "accepted/arrived off" "${fig[siem.off.messages]}/${fig[siem.off.arrived]}" "" ""
   row "siem" "accepted/arrived on" "${fig[siem.on.messages]}/${fig[siem.on.arrived]}" "" ""

@@ -17,6 +17,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 namespace tlsgate::siem {
 namespace {
@@ -160,11 +161,18 @@ SendResult SyslogUdpSink::send(const Record& record) {
 }
 
 BatchResult SyslogUdpSink::sendBatch(std::span<const Record> records) {
-    constexpr std::size_t kPerCall = 64;
+    // Nothing acknowledges a datagram and a receiver's socket buffer holds only so many: a burst
+    // of hundreds overflows it while the receiver waits for a CPU. So at most kPerCall datagrams
+    // per system call, and a pause between calls (at most kPerCall per kPause: 32,000/s).
+    constexpr std::size_t kPerCall = 32;
+    constexpr std::chrono::milliseconds kPause{1};
     BatchResult result;
     std::array<mmsghdr, kPerCall> messages{};
     std::array<iovec, kPerCall> parts{};
     while (result.sent < records.size()) {
+        if (result.sent > 0) {
+            std::this_thread::sleep_for(kPause);
+        }
         const std::size_t count = std::min(kPerCall, records.size() - result.sent);
         for (std::size_t i = 0; i < count; ++i) {
             const std::string& payload = records[result.sent + i].payload;

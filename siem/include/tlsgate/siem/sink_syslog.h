@@ -53,7 +53,8 @@ class SyslogUdpSink final : public Sink {
     bool open() override;
     bool isOpen() const override { return socket_.get() >= 0; }
     SendResult send(const Record& record) override;
-    /// Up to 64 datagrams per system call (sendmmsg).
+    /// Up to 32 datagrams per system call (sendmmsg), 1 ms apart: paced so that a receiver's
+    /// socket buffer is not overrun by the burst.
     BatchResult sendBatch(std::span<const Record> records) override;
     void close(Deadline deadline) override;
 
