@@ -133,8 +133,22 @@ const Record& EventRecords::get(Transport transport, RecordFormat format) {
         if (!body) {
             body = bodyOf(event_, format, context_);
         }
-        record = Record{keyOf(event_),
-                        isSyslog(transport) ? formatSyslog(event_, context_, *body) : *body};
+        if (!isSyslog(transport)) {
+            record = Record{keyOf(event_), *body};
+        } else {
+            // formatSyslog(event, context, body), with the part before the body made once.
+            if (!syslogHead_) {
+                syslogHead_ = formatSyslog(event_, context_, {});
+            }
+            std::string payload;
+            payload.reserve(syslogHead_->size() + 1 + body->size());
+            payload += *syslogHead_;
+            if (!body->empty()) {
+                payload += ' ';
+                payload += *body;
+            }
+            record = Record{keyOf(event_), std::move(payload)};
+        }
     }
     return *record;
 }

@@ -45,6 +45,7 @@ class EventRecords {
     const Event& event_;
     const FormatContext& context_;
     std::array<std::optional<std::string>, kFormats> bodies_;
+    std::optional<std::string> syslogHead_;  // the RFC 5424 message up to its structured data
     std::array<std::optional<Record>, kFormats> plain_;   // file and Kafka
     std::array<std::optional<Record>, kFormats> syslog_;  // wrapped in RFC 5424
 };
