@@ -522,6 +522,8 @@ CONF
     [ "$pid" = "$gw_on" ] || [ "$pid" = "$gw_off" ] || recv_cpu1=$((recv_cpu1 + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
   done
   per_msg() { awk "BEGIN{printf \"%.3f\", $1 * 1000 / $clk_tck / (${fig[siem.on.messages]} + 1e-9)}"; }
+  echo "bench:   siem gateway threads (CPU ticks since start): $(cat /proc/"$gw_on"/task/*/stat 2>/dev/null |
+    awk '$2 ~ /^\((siem|rdk)/ {t[$2] += $14 + $15} END {for (n in t) printf "%s=%d ", n, t[n]}')" >&2
   row "siem" "CPU ms/msg: formatter" "$(per_msg $((siem_f1 - siem_f0)))" "" ""
   row "siem" "CPU ms/msg: senders" "$(per_msg $((siem_s1 - siem_s0)))" "" ""
   row "siem" "CPU ms/msg: librdkafka" "$(per_msg $((siem_k1 - siem_k0)))" "" ""

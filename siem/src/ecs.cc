@@ -1,65 +1,73 @@
 // The Elastic Common Schema formatter: one JSON object per event, ECS names where ECS has them and
-// everything else under "tlsgate." (docs/events.md, "ECS"). Pure; never throws on event content.
+// everything else under "tlsgate." (docs/events.md, "ECS"). Written in one pass with JsonWriter:
+// the exporter renders it for every event. Pure; never throws on event content.
 #include "tlsgate/siem/formatters.h"
-#include "tlsgate/siem/json_value.h"
+#include "tlsgate/siem/json_writer.h"
 #include "tlsgate/siem/record_fields.h"
 #include "tlsgate/siem/severity.h"
 
 namespace tlsgate::siem {
 namespace {
 
-JsonValue stringArray(std::initializer_list<std::string_view> items) {
-    JsonValue a = JsonValue::array();
-    for (const auto item : items) {
-        a.push(JsonValue(item));
-    }
-    return a;
-}
-
-JsonValue eventTypes(const TlsSessionEvent& e) {
+void eventTypes(JsonWriter& w, const TlsSessionEvent& e) {
     switch (e.kind) {
         case TlsSessionEventKind::Connected:
-            return stringArray({"connection", "start"});
+            w.strings("type", {"connection", "start"});
+            return;
         case TlsSessionEventKind::StartTlsOffered:
         case TlsSessionEventKind::HandshakeSucceeded:
-            return stringArray({"protocol"});
+            w.strings("type", {"protocol"});
+            return;
         case TlsSessionEventKind::HandshakeFailed:
-            return stringArray({"protocol", "error"});
+            w.strings("type", {"protocol", "error"});
+            return;
         case TlsSessionEventKind::ClientCertificate:
-            return e.success ? stringArray({"protocol"}) : stringArray({"protocol", "denied"});
+            if (e.success) {
+                w.strings("type", {"protocol"});
+            } else {
+                w.strings("type", {"protocol", "denied"});
+            }
+            return;
         case TlsSessionEventKind::TlsRequired:
         case TlsSessionEventKind::PolicyDecision:
-            return stringArray({"denied"});
+            w.strings("type", {"denied"});
+            return;
         case TlsSessionEventKind::MessageAccepted:
         case TlsSessionEventKind::Delivered:
         case TlsSessionEventKind::Deferred:
         case TlsSessionEventKind::Bounced:
-            return stringArray({"info"});
+            w.strings("type", {"info"});
+            return;
         case TlsSessionEventKind::Closed:
-            return stringArray({"connection", "end"});
+            w.strings("type", {"connection", "end"});
+            return;
     }
-    return stringArray({"info"});
+    w.strings("type", {"info"});
 }
 
-JsonValue eventTypes(const CertificateEvent& e) {
+void eventTypes(JsonWriter& w, const CertificateEvent& e) {
     switch (e.kind) {
         case CertificateEventKind::Created:
         case CertificateEventKind::Generated:
         case CertificateEventKind::Imported:
         case CertificateEventKind::CaAdded:
-            return stringArray({"creation"});
+            w.strings("type", {"creation"});
+            return;
         case CertificateEventKind::Renewed:
         case CertificateEventKind::Activated:
         case CertificateEventKind::Deactivated:
-            return stringArray({"change"});
+            w.strings("type", {"change"});
+            return;
         case CertificateEventKind::Removed:
         case CertificateEventKind::CaRemoved:
-            return stringArray({"deletion"});
+            w.strings("type", {"deletion"});
+            return;
         case CertificateEventKind::Expiring:
         case CertificateEventKind::Expired:
-            return stringArray({"info"});
+            w.strings("type", {"info"});
+            return;
     }
-    return stringArray({"info"});
+    w.strings("type", {"info"});
 }
 
 bool isExpiring(const Event& event) {
@@ -67,93 +75,118 @@ bool isExpiring(const Event& event) {
     return c != nullptr && c->kind == CertificateEventKind::Expiring;
 }
 
-void setEndpoint(JsonValue& doc, std::string_view side, const std::string& ip, std::uint16_t port) {
-    const std::string prefix(side);
-    doc.setIfNotEmpty(prefix + ".ip", ip);
-    if (port != 0) {
-        doc.set(prefix + ".port", JsonValue(static_cast<int>(port)));
-    }
+const TlsSessionEvent* closedSession(const Event& event) {
+    const auto* s = std::get_if<TlsSessionEvent>(&event);
+    return s != nullptr && s->kind == TlsSessionEventKind::Closed ? s : nullptr;
 }
 
-void addSession(JsonValue& doc, const TlsSessionEvent& e) {
+/// source or destination: address, port, the next hop's name (outbound destination) and, when the
+/// session closed, the bytes that side sent.
+void endpoint(JsonWriter& w, std::string_view side, const std::string& ip, std::uint16_t port,
+              std::string_view domain, const std::uint64_t* bytes) {
+    w.open(side).stringIfNotEmpty("ip", ip);
+    if (port != 0) {
+        w.number("port", static_cast<int>(port));
+    }
+    w.stringIfNotEmpty("domain", domain);
+    if (bytes != nullptr) {
+        w.number("bytes", *bytes);
+    }
+    w.close();
+}
+
+/// The peer's certificate: the client's when we receive, the server's when we send.
+void peerCertificate(JsonWriter& w, const TlsSessionEvent& e) {
+    w.open("x509");
+    w.open("subject").stringIfNotEmpty("distinguished_name", e.peerCertSubject).close();
+    w.open("issuer").stringIfNotEmpty("distinguished_name", e.peerCertIssuer).close();
+    w.stringIfNotEmpty("serial_number", e.peerCertSerial);
+    w.close();
+    w.open("hash").stringIfNotEmpty("sha256", plainHex(e.peerCertSha256)).close();
+}
+
+void addSession(JsonWriter& w, const TlsSessionEvent& e) {
     const Endpoints ends = endpointsOf(e);
     const bool inbound = e.direction == Direction::Inbound;
-    setEndpoint(doc, "source", ends.sourceIp, ends.sourcePort);
-    setEndpoint(doc, "destination", ends.destinationIp, ends.destinationPort);
-    if (!inbound) {
-        doc.setIfNotEmpty("destination.domain", e.peerName);  // the next hop's host name
-    }
-    if (e.kind == TlsSessionEventKind::Closed) {
-        // source.bytes: sent by the source; inbound the client sends what we count as bytesIn.
-        doc.set("source.bytes", inbound ? e.bytesIn : e.bytesOut);
-        doc.set("destination.bytes", inbound ? e.bytesOut : e.bytesIn);
-        doc.set("network.bytes", e.bytesIn + e.bytesOut);
-    }
-    doc.set("network.transport", "tcp");
-    doc.set("network.protocol", "smtp");
-    doc.set("network.direction", toString(e.direction));
+    const bool closed = e.kind == TlsSessionEventKind::Closed;
+    // source.bytes: sent by the source; inbound the client sends what we count as bytesIn.
+    const std::uint64_t sourceBytes = inbound ? e.bytesIn : e.bytesOut;
+    const std::uint64_t destinationBytes = inbound ? e.bytesOut : e.bytesIn;
+    endpoint(w, "source", ends.sourceIp, ends.sourcePort, {}, closed ? &sourceBytes : nullptr);
+    endpoint(w, "destination", ends.destinationIp, ends.destinationPort,
+             inbound ? std::string_view{} : e.peerName,  // the next hop's host name
+             closed ? &destinationBytes : nullptr);
 
-    doc.set("tls.established", e.tls);
+    w.open("network");
+    if (closed) {
+        w.number("bytes", e.bytesIn + e.bytesOut);
+    }
+    w.string("transport", "tcp")
+        .string("protocol", "smtp")
+        .string("direction", toString(e.direction));
+    w.close();
+
+    w.open("tls").boolean("established", e.tls);
     if (!e.tlsVersion.empty()) {
         const auto [protocol, version] = splitTlsVersion(e.tlsVersion);
-        doc.set("tls.version", version);
-        doc.setIfNotEmpty("tls.version_protocol", protocol);
+        w.string("version", version).stringIfNotEmpty("version_protocol", protocol);
     }
-    doc.setIfNotEmpty("tls.cipher", e.cipher);
-    doc.setIfNotEmpty("tls.curve", e.group);
-    doc.setIfNotEmpty("tls.client.server_name", e.serverName);
-    // The peer's certificate: the client's when we receive, the server's when we send.
-    const std::string peer = inbound ? "tls.client" : "tls.server";
-    doc.setIfNotEmpty(peer + ".x509.subject.distinguished_name", e.peerCertSubject);
-    doc.setIfNotEmpty(peer + ".x509.issuer.distinguished_name", e.peerCertIssuer);
-    doc.setIfNotEmpty(peer + ".x509.serial_number", e.peerCertSerial);
-    doc.setIfNotEmpty(peer + ".hash.sha256", plainHex(e.peerCertSha256));
+    w.stringIfNotEmpty("cipher", e.cipher).stringIfNotEmpty("curve", e.group);
+    w.open("client").stringIfNotEmpty("server_name", e.serverName);
+    if (inbound) {
+        peerCertificate(w, e);
+    }
+    w.close();
+    if (!inbound) {
+        w.open("server");
+        peerCertificate(w, e);
+        w.close();
+    }
+    w.close();
 
     if (isMessageKind(e.kind)) {
-        doc.set("email.direction", toString(e.direction));
-        doc.setIfNotEmpty("email.from.address", e.sender);
-        doc.setIfNotEmpty("email.local_id", e.queueId);
-    }
-    if (e.kind == TlsSessionEventKind::Closed) {
-        doc.set("event.duration", static_cast<std::int64_t>(e.durationMs * 1'000'000));
+        w.open("email").string("direction", toString(e.direction));
+        w.open("from").stringIfNotEmpty("address", e.sender).close();
+        w.stringIfNotEmpty("local_id", e.queueId).close();
     }
 
-    doc.setIfNotEmpty("tlsgate.session_id", e.sessionId);
-    doc.set("tlsgate.direction", toString(e.direction));
-    doc.setIfNotEmpty("tlsgate.peer_name", e.peerName);
+    w.open("tlsgate").stringIfNotEmpty("session_id", e.sessionId);
+    w.string("direction", toString(e.direction)).stringIfNotEmpty("peer_name", e.peerName);
     if (e.cipherBits > 0) {
-        doc.set("tlsgate.cipher_bits", e.cipherBits);
+        w.number("cipher_bits", e.cipherBits);
     }
     if (e.peerCertVerified) {
-        doc.set("tlsgate.peer_certificate_verified", *e.peerCertVerified);
+        w.boolean("peer_certificate_verified", *e.peerCertVerified);
     }
-    doc.setIfNotEmpty("tlsgate.rule", e.rule);
-    doc.setIfNotEmpty("tlsgate.reason", e.reason);
+    w.stringIfNotEmpty("rule", e.rule).stringIfNotEmpty("reason", e.reason);
     if (isMessageKind(e.kind)) {
-        doc.setIfNotEmpty("tlsgate.queue_id", e.queueId);
-        doc.set("tlsgate.recipient_count", e.recipientCount);
-        doc.set("tlsgate.message_size", e.messageSize);
+        w.stringIfNotEmpty("queue_id", e.queueId);
+        w.number("recipient_count", e.recipientCount).number("message_size", e.messageSize);
     }
-    if (e.kind == TlsSessionEventKind::Closed) {
-        doc.set("tlsgate.commands", e.commands);
+    if (closed) {
+        w.number("commands", e.commands);
     }
+    w.close();
 }
 
-void addCertificate(JsonValue& doc, const CertificateEvent& e) {
-    doc.setIfNotEmpty("x509.subject.distinguished_name", e.subject);
-    if (e.notAfter != TimePoint{}) {
-        doc.set("x509.not_after", rfc3339Millis(e.notAfter));
+void addCertificate(JsonWriter& w, const CertificateEvent& e) {
+    const bool hasNotAfter = e.notAfter != TimePoint{};
+    w.open("x509");
+    w.open("subject").stringIfNotEmpty("distinguished_name", e.subject).close();
+    if (hasNotAfter) {
+        w.string("not_after", rfc3339Millis(e.notAfter));
     }
-    doc.setIfNotEmpty("tlsgate.cert_id", e.certId);
-    doc.setIfNotEmpty("tlsgate.certificate.sha256", plainHex(e.sha256Fingerprint));
-    if (e.notAfter != TimePoint{}) {
-        doc.set("tlsgate.days_left", e.daysLeft);
+    w.close();
+    w.open("tlsgate").stringIfNotEmpty("cert_id", e.certId);
+    w.open("certificate").stringIfNotEmpty("sha256", plainHex(e.sha256Fingerprint)).close();
+    if (hasNotAfter) {
+        w.number("days_left", e.daysLeft);
     }
     if (e.thresholdDays) {
-        doc.set("tlsgate.threshold_days", *e.thresholdDays);
+        w.number("threshold_days", *e.thresholdDays);
     }
-    doc.setIfNotEmpty("tlsgate.role", e.role);
-    doc.setIfNotEmpty("tlsgate.detail", e.detail);
+    w.stringIfNotEmpty("role", e.role).stringIfNotEmpty("detail", e.detail);
+    w.close();
 }
 
 }  // namespace
@@ -163,29 +196,31 @@ std::string formatEcs(const Event& event, const FormatContext& context) {
     const TimePoint at = std::visit([](const auto& e) { return e.at; }, event);
     const bool alert = severity <= Severity::Warning || isExpiring(event);
 
-    JsonValue doc = JsonValue::object();
-    doc.set("@timestamp", rfc3339Millis(at));
-    doc.set("ecs.version", kEcsVersion);
-    doc.set("event.kind", alert ? "alert" : "event");
-    doc.set("event.category", stringArray({categoryOf(event)}));
-    doc.set("event.type", std::visit([](const auto& e) { return eventTypes(e); }, event));
-    doc.set("event.action", actionOf(event));
-    doc.set("event.outcome", outcomeOf(event));
-    doc.set("event.severity", syslogCode(severity));
-    doc.set("event.dataset", std::holds_alternative<CertificateEvent>(event) ? "tlsgate.certificate"
-                                                                             : "tlsgate.session");
-    doc.set("log.level", toString(severity));
-    doc.set("message", summaryOf(event));
-    doc.setIfNotEmpty("observer.hostname", context.observerHost);
-    doc.set("observer.product", "tlsgate");
-    doc.set("observer.vendor", "tlsgate");
-    doc.setIfNotEmpty("observer.version", context.productVersion);
-    if (const auto* session = std::get_if<TlsSessionEvent>(&event)) {
-        addSession(doc, *session);
-    } else {
-        addCertificate(doc, std::get<CertificateEvent>(event));
+    JsonWriter w;
+    w.string("@timestamp", rfc3339Millis(at));
+    w.open("ecs").string("version", kEcsVersion).close();
+    w.open("event").string("kind", alert ? "alert" : "event");
+    w.strings("category", {categoryOf(event)});
+    std::visit([&w](const auto& e) { eventTypes(w, e); }, event);
+    w.string("action", actionOf(event)).string("outcome", outcomeOf(event));
+    w.number("severity", syslogCode(severity));
+    w.string("dataset", std::holds_alternative<CertificateEvent>(event) ? "tlsgate.certificate"
+                                                                        : "tlsgate.session");
+    if (const auto* closed = closedSession(event)) {
+        w.number("duration", closed->durationMs * 1'000'000);
     }
-    return doc.dump();
+    w.close();
+    w.open("log").string("level", toString(severity)).close();
+    w.string("message", summaryOf(event));
+    w.open("observer").stringIfNotEmpty("hostname", context.observerHost);
+    w.string("product", "tlsgate").string("vendor", "tlsgate");
+    w.stringIfNotEmpty("version", context.productVersion).close();
+    if (const auto* session = std::get_if<TlsSessionEvent>(&event)) {
+        addSession(w, *session);
+    } else {
+        addCertificate(w, std::get<CertificateEvent>(event));
+    }
+    return w.finish();
 }
 
 }  // namespace tlsgate::siem

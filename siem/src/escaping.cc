@@ -2,6 +2,7 @@
 // fails: invalid UTF-8 becomes U+FFFD first, then each rule works byte by byte.
 #include "tlsgate/siem/escaping.h"
 
+#include <array>
 #include <cstdint>
 
 namespace tlsgate::siem {
@@ -107,21 +108,21 @@ std::string sanitizeUtf8(std::string_view text) {
 void appendJsonQuoted(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     // Fast path: printable ASCII without '"' or '\\' (keys, names, addresses) is copied as is.
-    std::size_t plain = 0;
-    while (plain < text.size()) {
-        const auto b = static_cast<unsigned char>(text[plain]);
-        if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') {
-            break;
+    static constexpr auto kPlain = [] {
+        std::array<bool, 256> plain{};
+        for (int b = 0x20; b < 0x80; ++b) {
+            plain[static_cast<std::size_t>(b)] = b != '"' && b != '\\';
         }
+        return plain;
+    }();
+    std::size_t plain = 0;
+    while (plain < text.size() && kPlain[static_cast<unsigned char>(text[plain])]) {
         ++plain;
     }
     if (plain == text.size()) {
-        const std::size_t at = out.size();
-        out.resize(at + text.size() + 2);
-        char* p = out.data() + at;
-        *p = '"';
-        text.copy(p + 1, text.size());
-        p[text.size() + 1] = '"';
+        out += '"';
+        out.append(text);
+        out += '"';
         return;
     }
     out += '"';
