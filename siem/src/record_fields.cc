@@ -108,18 +108,19 @@ std::string_view outcome(const CertificateEvent& e) {
 
 void add(FlatFields& fields, std::string_view name, std::string_view value) {
     if (!value.empty()) {
-        fields.emplace_back(std::string(name), std::string(value));
+        fields.emplace_back(name, std::string(value));
     }
 }
 
 void addPort(FlatFields& fields, std::string_view name, std::uint16_t port) {
     if (port != 0) {
-        fields.emplace_back(std::string(name), std::to_string(port));
+        fields.emplace_back(name, std::to_string(port));
     }
 }
 
 FlatFields flatFields(const TlsSessionEvent& e) {
     FlatFields f;
+    f.reserve(32);  // every field a session event can have
     add(f, "action", std::string(toString(e.kind)));
     add(f, "outcome", outcome(e));
     add(f, "sessionId", e.sessionId);
@@ -164,6 +165,7 @@ FlatFields flatFields(const TlsSessionEvent& e) {
 
 FlatFields flatFields(const CertificateEvent& e) {
     FlatFields f;
+    f.reserve(12);
     add(f, "action", actionOf(Event{e}));
     add(f, "outcome", outcome(e));
     add(f, "certId", e.certId);

@@ -55,7 +55,7 @@ std::string summaryOf(const Event& event);
 
 /// The flat (name, value) list that syslog SD-PARAMs and LEEF attributes carry, in a fixed order,
 /// empty values left out (docs/events.md lists them).
-using FlatFields = std::vector<std::pair<std::string, std::string>>;
+using FlatFields = std::vector<std::pair<std::string_view, std::string>>;  ///< names: literals
 FlatFields flatFieldsOf(const Event& event);
 
 }  // namespace tlsgate::siem
