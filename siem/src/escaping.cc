@@ -90,6 +90,17 @@ void appendSanitized(std::string& out, std::string_view text, Special special, E
     out.append(text.substr(run));
 }
 
+/// The escape of CEF headers and SD-PARAM values: a control character becomes a space, any other
+/// special character gets a backslash before it.
+void backslashOrSpace(std::string& out, char c) {
+    if (isControl(c)) {
+        out += ' ';
+    } else {
+        out += '\\';
+        out += c;
+    }
+}
+
 template <typename Special, typename Escape>
 std::string sanitized(std::string_view text, Special special, Escape escape) {
     std::string out;
@@ -172,15 +183,7 @@ std::string jsonQuote(std::string_view text) {
 
 std::string escapeCefHeader(std::string_view text) {
     return sanitized(
-        text, [](char c) { return c == '\\' || c == '|' || isControl(c); },
-        [](std::string& o, char c) {
-            if (isControl(c)) {
-                o += ' ';
-            } else {
-                o += '\\';
-                o += c;
-            }
-        });
+        text, [](char c) { return c == '\\' || c == '|' || isControl(c); }, backslashOrSpace);
 }
 
 void appendCefValue(std::string& out, std::string_view text) {
@@ -223,14 +226,7 @@ std::string replaceLeef(std::string_view text, char delimiter) {
 void appendSdParamValue(std::string& out, std::string_view text) {
     appendSanitized(
         out, text, [](char c) { return c == '"' || c == '\\' || c == ']' || isControl(c); },
-        [](std::string& o, char c) {
-            if (isControl(c)) {
-                o += ' ';
-            } else {
-                o += '\\';
-                o += c;
-            }
-        });
+        backslashOrSpace);
 }
 
 std::string escapeSdParamValue(std::string_view text) {
