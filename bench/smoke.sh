@@ -2,10 +2,11 @@
 # bench.smoke (ctest, label "bench"): a few seconds of the harness end to end. The loadgen's sink,
 # a gateway relaying to it, a plaintext and a STARTTLS run of a few messages, then the sink must
 # have received every accepted message. Checks that figures are printed with zero errors; never
-# asserts a figure. Usage: smoke.sh LOADGEN TLSGATE
+# asserts a figure. Usage: smoke.sh LOADGEN TLSGATE HSCOST
 set -euo pipefail
 loadgen=$1
 tlsgate=$2
+hscost=$3
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -47,6 +48,13 @@ done
 out=$("$loadgen" --target "127.0.0.1:$port" --idle 5 --tls 1.3 --hold 0.5) || fail "idle: $out"
 echo "$out"
 [ "$(field open "$out")" = 5 ] || fail "idle sessions: $out"
+
+# The OpenSSL-alone handshake probe: a few handshakes, every figure printed.
+out=$("$hscost" 20 1) || fail "tlsgate-hscost: exit $?: $out"
+echo "$out"
+for name in server_us client_us sign_us x25519_pair_us server_hs_per_core_s crypto_share; do
+  [[ "$(field "$name" "$out")" =~ ^[0-9.]+$ ]] || fail "no $name in: $out"
+done
 
 arrived=$(wait_sink_count "$total" 60)
 echo "accepted=$total arrived=$arrived"

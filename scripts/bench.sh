@@ -38,7 +38,7 @@ build=${BENCH_BUILD_DIR:-build}
 bash scripts/setup.sh >/dev/null
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 if ! cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" \
-       --target tlsgate tlsgate-loadgen certmgr siem_driver kafka_mock >"${TMPDIR:-/tmp}/tlsgate-bench-build.log" 2>&1; then
+       --target tlsgate tlsgate-loadgen tlsgate-hscost certmgr siem_driver kafka_mock >"${TMPDIR:-/tmp}/tlsgate-bench-build.log" 2>&1; then
   tail -30 "${TMPDIR:-/tmp}/tlsgate-bench-build.log" >&2
   echo "bench: the build failed" >&2
   exit 1
@@ -566,6 +566,15 @@ row "crypto" "ECDSA hs/s ceiling/core" "$server_core" "" ""
 row "crypto" "RSA hs/s ceiling/core" "$server_rsa_core" "" ""
 row "crypto" "hs/s ceiling, $cores cores" "$((server_core * cores))" "" ""
 row "crypto" "ceiling w/ client, $cores c" "$colocated" "" ""
+# OpenSSL alone (tlsgate-hscost): a server handshake with no socket, thread or SMTP around it.
+hscost=$("$(dirname "$loadgen")/tlsgate-hscost" 3000 1 2>/dev/null || true)
+hs_alone_us=$(sed -n 's/.*server_us=\([0-9.]*\).*/\1/p' <<<"$hscost")
+hs_alone_rate=$(sed -n 's/.*server_hs_per_core_s=\([0-9]*\).*/\1/p' <<<"$hscost")
+if [ -n "$hs_alone_rate" ]; then
+  row "crypto" "OpenSSL alone us/hs" "$hs_alone_us" "" ""
+  row "crypto" "OpenSSL alone hs/core-s" "$hs_alone_rate" "" ""
+  row "crypto" "  / ceiling per core" "$(ratio "$hs_alone_rate" "$server_core")" "" ""
+fi
 hs=${fig[handshake-50.tlsgate.handshakes_per_s]:-}
 if [ -n "$hs" ]; then
   row "crypto" "handshake-50 / ${cores}-core" "$(ratio "$hs" "$((server_core * cores))")" \
@@ -578,6 +587,8 @@ if [ -n "$hs" ]; then
     per_core=$(awk "BEGIN{printf \"%.0f\", 1000 / $cpu_ms}")
     row "crypto" "gateway hs/core-second" "$per_core" "" ""
     row "crypto" "  / ceiling per core" "$(ratio "$per_core" "$server_core")" "" ""
+    [ -n "$hs_alone_rate" ] &&
+      row "crypto" "  / OpenSSL alone" "$(ratio "$per_core" "$hs_alone_rate")" "" ""
   fi
 fi
 
