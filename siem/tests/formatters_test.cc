@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "tlsgate/siem/formatters.h"
+#include "tlsgate/siem/json_writer.h"
 #include "tlsgate/siem/record_fields.h"
 
 namespace tlsgate::siem {
@@ -219,6 +220,21 @@ std::string syslog(const Event& e, std::string_view body = {}) {
 }
 
 // ---------------------------------------------------------------------------------------- ECS
+
+TEST(SiemJsonWriter, NestedObjectsAppearOnlyWithMembers) {
+    JsonWriter w;
+    w.string("a", "x");
+    w.open("empty").stringIfNotEmpty("never", "").open("deeper").close().close();
+    w.open("outer").open("inner").number("n", -5).close().boolean("b", false).close();
+    w.strings("list", {"p", "q\"r"});
+    w.open("late").open("later").number("u", std::uint64_t{18446744073709551615u});
+    EXPECT_EQ(w.finish(),
+              "{\"a\":\"x\",\"outer\":{\"inner\":{\"n\":-5},\"b\":false},"
+              "\"list\":[\"p\",\"q\\\"r\"],\"late\":{\"later\":{\"u\":18446744073709551615}}}");
+    JsonWriter nothing;
+    nothing.open("x").close();
+    EXPECT_EQ(nothing.finish(), "{}");
+}
 
 TEST(SiemTime, Rfc3339MillisPadsEveryField) {
     EXPECT_EQ(rfc3339Millis(sys_days{2026y / January / 2} + 3h + 4min + 5s + 6ms),
