@@ -324,6 +324,15 @@ fi
 # --- siem: events/s per destination, and starttls-50 with SIEM export off and on ----------------
 # (1) siem_driver (the exporter alone) pushes siem_events synthetic events (sessions of 4 events)
 #     to one destination at a time; events/s = events / (first publish -> the last one sent).
+# receivers_cpu_ticks: CPU ticks of the siem scenario's receivers and Kafka mock (SIEM_PIDS but the
+# two gateways; the drivers have exited and count 0).
+receivers_cpu_ticks() {
+  local pid total=0
+  for pid in "${SIEM_PIDS[@]}"; do
+    [ "$pid" = "$gw_on" ] || [ "$pid" = "$gw_off" ] || total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 # (2) Two fresh gateways, one without [siem], one with every destination at once; the starttls-50
 #     load alternates between them (off, on, off, on...): messages/s and gateway CPU per message.
 siem_driver_run() {  # NAME SPEC: sets DRV_RATE, DRV_SENT, DRV_DROPPED, DRV_ERRORS
@@ -479,10 +488,7 @@ CONF
   recv_before[kafka]=$(kafka_count "$KAFKA_BOOTSTRAP" bench-gateway)
   read -r -a args <<<"$(scenario_args starttls-50)"
   read -r siem_f0 siem_s0 siem_k0 <<<"$(siem_thread_ticks "$gw_on")"
-  recv_cpu0=0
-  for pid in "${SIEM_PIDS[@]}"; do
-    [ "$pid" = "$gw_on" ] || [ "$pid" = "$gw_off" ] || recv_cpu0=$((recv_cpu0 + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
-  done
+  recv_cpu0=$(receivers_cpu_ticks)
   for round in $(seq "$siem_rounds"); do
     GATEWAY_PID=$gw_off
     run_load "siem-off-$round" tlsgate "$off_port" "${args[@]}"
@@ -517,10 +523,7 @@ CONF
   row "siem" "CPU ms/msg on" "${fig[siem.on.cpu_ms]}" "" "${fig[siem.cpu_ratio]}"
   # Where the "on" gateway's extra CPU went, and what the receivers (on the same two cores) used.
   read -r siem_f1 siem_s1 siem_k1 <<<"$(siem_thread_ticks "$gw_on")"
-  recv_cpu1=0
-  for pid in "${SIEM_PIDS[@]}"; do
-    [ "$pid" = "$gw_on" ] || [ "$pid" = "$gw_off" ] || recv_cpu1=$((recv_cpu1 + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
-  done
+  recv_cpu1=$(receivers_cpu_ticks)
   per_msg() { awk "BEGIN{printf \"%.3f\", $1 * 1000 / $clk_tck / (${fig[siem.on.messages]} + 1e-9)}"; }
   echo "bench:   siem gateway threads (CPU ticks since start): $(cat /proc/"$gw_on"/task/*/stat 2>/dev/null |
     awk '$2 ~ /^\((siem|rdk)/ {t[$2] += $14 + $15} END {for (n in t) printf "%s=%d ", n, t[n]}')" >&2

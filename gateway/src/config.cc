@@ -24,9 +24,8 @@
 #include <system_error>
 #include <utility>
 
-#include "tlsgate/siem/formatters.h"
-
 #include "tlsgate/siem/context.h"
+#include "tlsgate/siem/formatters.h"
 #include "tlsgate/siem/settings.h"
 
 namespace tlsgate::gateway {

@@ -285,8 +285,6 @@ std::string targetOf(const siem::DestinationSettings& d) {
     }
 }
 
-/// Started as root with gateway.user set: hands the state to that user and becomes it (group,
-/// no supplementary groups), so no session ever runs as root. Throws std::runtime_error.
 /// Every session holds a descriptor: the soft limit goes up to the hard one (systemd's default
 /// soft limit is 1024), and a limit still below what max_connections needs is said at start.
 void raiseDescriptorLimit(const GatewayConfig& config, Poco::Logger& log) {
@@ -311,6 +309,8 @@ void raiseDescriptorLimit(const GatewayConfig& config, Poco::Logger& log) {
     }
 }
 
+/// Started as root with gateway.user set: hands the state to that user and becomes it (group,
+/// no supplementary groups), so no session ever runs as root. Throws std::runtime_error.
 void dropPrivileges(const GatewayConfig& config, Poco::Logger& log) {
     const std::string& user = config.gateway.user;
     if (user.empty()) {

@@ -10,11 +10,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <thread>
 
+#include "tlsgate/common/bounded_queue.h"
 #include "tlsgate/siem/disk_buffer.h"
 #include "tlsgate/siem/record.h"
 #include "tlsgate/siem/sink.h"
@@ -33,67 +31,6 @@ constexpr milliseconds kIdleWait{200};  // longest pop wait: bounds how late sto
 constexpr milliseconds kLinger{20};
 
 }  // namespace
-
-/// One destination's bounded queue of formatted records, filled by the formatting thread.
-class SiemExporter::RecordQueue {
-  public:
-    explicit RecordQueue(std::size_t capacity) : capacity_(capacity) {}
-
-    /// Appends what fits of `records` (moved from) and wakes the sender; the rest is counted as
-    /// dropped.
-    void pushAll(std::vector<Record>& records) {
-        {
-            std::lock_guard lock(mutex_);
-            for (auto& record : records) {
-                if (closed_ || queue_.size() >= capacity_) {
-                    ++dropped_;
-                } else {
-                    queue_.push_back(std::move(record));
-                }
-            }
-        }
-        ready_.notify_one();
-    }
-
-    /// Waits up to `wait` for records, then moves up to `max` of them to `out` (cleared first).
-    void popBatch(std::vector<Record>& out, std::size_t max, milliseconds wait) {
-        out.clear();
-        std::unique_lock lock(mutex_);
-        ready_.wait_for(lock, wait, [this] { return closed_ || !queue_.empty(); });
-        while (!queue_.empty() && out.size() < max) {
-            out.push_back(std::move(queue_.front()));
-            queue_.pop_front();
-        }
-    }
-
-    /// Takes records again after close() (a restarted exporter).
-    void reopen() {
-        std::lock_guard lock(mutex_);
-        closed_ = false;
-    }
-
-    /// Wakes the sender for good; later pushes are dropped.
-    void close() {
-        {
-            std::lock_guard lock(mutex_);
-            closed_ = true;
-        }
-        ready_.notify_all();
-    }
-
-    std::uint64_t dropped() const {
-        std::lock_guard lock(mutex_);
-        return dropped_;
-    }
-
-  private:
-    const std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::condition_variable ready_;
-    std::deque<Record> queue_;
-    bool closed_ = false;
-    std::uint64_t dropped_ = 0;
-};
 
 class SiemExporter::Destination final : public SinkListener {
   public:
@@ -187,6 +124,7 @@ class SiemExporter::Destination final : public SinkListener {
 
         std::vector<Record> batch;
         while (!stopping_.load()) {
+            batch.clear();
             queue_.popBatch(batch, kBatch, waitTime());
             handle(batch);
             noteQueueDrops();
@@ -327,6 +265,7 @@ class SiemExporter::Destination final : public SinkListener {
         // What is still queued: sent while time is left and nothing waits, else kept on disk.
         std::vector<Record> batch;
         do {
+            batch.clear();
             queue_.popBatch(batch, kBatch, milliseconds(0));
             handle(batch);
         } while (!batch.empty());
@@ -357,7 +296,7 @@ class SiemExporter::Destination final : public SinkListener {
     const DestinationSettings settings_;
     const FormatContext context_;
     const Clock& clock_;
-    RecordQueue queue_;
+    BoundedQueue<Record> queue_;  // formatted by the formatting thread, not yet sent
     std::unique_ptr<Backlog> backlog_;
     std::unique_ptr<Sink> sink_;
     std::shared_ptr<Subscription> subscription_;  // the exporter's (shared by all destinations)

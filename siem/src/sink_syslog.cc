@@ -150,14 +150,8 @@ bool SyslogUdpSink::open() {
 }
 
 SendResult SyslogUdpSink::send(const Record& record) {
-    const std::size_t size = std::min(record.payload.size(), kMaxDatagram);
-    const ssize_t n = ::send(socket_.get(), record.payload.data(), size, MSG_NOSIGNAL);
-    if (n < 0) {
-        setError(errnoText("send"));
-        socket_.reset();
-        return SendResult::Failed;
-    }
-    return SendResult::Sent;
+    const BatchResult result = sendBatch(std::span(&record, 1));
+    return result.sent == 1 ? SendResult::Sent : result.stop;
 }
 
 BatchResult SyslogUdpSink::sendBatch(std::span<const Record> records) {

@@ -54,7 +54,6 @@ class SiemExporter {
 
   private:
     class Destination;
-    class RecordQueue;
     /// The "siem-format" thread: renders each event once per format in use, hands each
     /// destination its records a batch at a time.
     void format();
