@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <Poco/AutoPtr.h>
-#include <Poco/ConsoleChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
@@ -53,6 +52,7 @@
 #include "tlsgate/common/event.h"
 #include "tlsgate/common/event_bus.h"
 #include "tlsgate/gateway/config.h"
+#include "tlsgate/gateway/log_channel.h"
 #include "tlsgate/gateway/queue_manager.h"
 #include "tlsgate/gateway/smtp_client.h"
 #include "tlsgate/gateway/smtp_server.h"
@@ -113,11 +113,15 @@ Poco::Message::Priority priorityOf(CertificateEventKind kind) {
 }
 
 /// The "eventlog" thread: an event bus subscriber that writes every certificate event to the log.
-/// TLS session events are left to the session log that arrives with the receiving issue.
+/// TLS sessions are logged by the sessions themselves: it takes no session event, so the mail
+/// path never wakes it.
 class EventLogger {
   public:
     EventLogger(EventBus& bus, Poco::Logger& log)
-        : subscription_(bus.subscribe("eventlog", 1024)), log_(log) {}
+        : subscription_(bus.subscribe(
+              "eventlog", 1024,
+              [](const Event& e) { return std::holds_alternative<CertificateEvent>(e); })),
+          log_(log) {}
     ~EventLogger() { stop(); }
     EventLogger(const EventLogger&) = delete;
     EventLogger& operator=(const EventLogger&) = delete;
@@ -369,8 +373,9 @@ void setUpLogging(const std::string& level) {
     Poco::AutoPtr<Poco::PatternFormatter> formatter(
         new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %t"));
     formatter->setProperty("times", "UTC");
-    Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel);  // std::clog
-    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
+    Poco::AutoPtr<LineChannel> stderrLines(new LineChannel(STDERR_FILENO));
+    Poco::AutoPtr<Poco::FormattingChannel> channel(
+        new Poco::FormattingChannel(formatter, stderrLines));
     Poco::Logger::setChannel("", channel);
     Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 }
@@ -780,7 +785,7 @@ class TlsgateApplication : public Poco::Util::ServerApplication {
             // Subscribed before the watcher's first pass publishes: the bus does not replay.
             std::shared_ptr<Subscription> snmpEvents;
             if (config.snmp.enabled) {
-                snmpEvents = bus.subscribe("snmp", 1024);
+                snmpEvents = bus.subscribe("snmp", 1024, snmp::SnmpAgent::takes);
             }
             watcher.start();
 

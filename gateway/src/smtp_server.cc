@@ -35,11 +35,14 @@ class SmtpConnection final : public Poco::Net::TCPServerConnection {
         try {
             Poco::Net::StreamSocket& s = socket();
             s.setNoDelay(true);  // no delayed-ACK stall per reply and per handshake flight
+            // One getpeername(2) and one getsockname(2) each.
+            const Poco::Net::SocketAddress remote = s.peerAddress();
+            const Poco::Net::SocketAddress local = s.address();
             PeerInfo peer;
-            peer.address = plainAddress(s.peerAddress());
-            peer.port = s.peerAddress().port();
-            peer.localAddress = plainAddress(s.address());
-            peer.localPort = s.address().port();
+            peer.address = plainAddress(remote);
+            peer.port = remote.port();
+            peer.localAddress = plainAddress(local);
+            peer.localPort = local.port();
             const int fd = s.impl()->sockfd();
             const std::string refusal = server_.admit(peer.address, fd);
             if (!refusal.empty()) {

@@ -1077,6 +1077,13 @@ bool SnmpAgent::running() const {
     return impl_->running();
 }
 
+bool SnmpAgent::takes(const Event& event) {
+    const auto* e = std::get_if<TlsSessionEvent>(&event);
+    return e == nullptr || e->direction == Direction::Outbound ||
+           e->kind == TlsSessionEventKind::HandshakeFailed ||
+           e->kind == TlsSessionEventKind::PolicyDecision;
+}
+
 void SnmpAgent::notifySiemDestination(const std::string& destination, bool up,
                                       const std::string& reason) {
     impl_->notifySiemDestination(destination, up, reason);

@@ -3,6 +3,7 @@
 // assertions.
 #include "tlsgate/snmp/notification.h"
 #include "tlsgate/snmp/mta_mib.h"
+#include "tlsgate/snmp/snmp_agent.h"
 
 #include <gtest/gtest.h>
 
@@ -153,6 +154,49 @@ TEST(Notification, CertificateEvents) {
     EXPECT_EQ(n->type, NotificationType::CertExpired);
     EXPECT_EQ(find(*n, NotifyObject::CertDaysLeft)->number, -3);
     EXPECT_EQ(find(*n, NotifyObject::ThresholdDays), nullptr);
+}
+
+// The agent's bus subscription takes only what SnmpAgent::takes() says: every session event that
+// makes a trap must pass it, or the trap is lost; a session that went well must not wake it.
+TEST(Notification, TheAgentsEventFilterTakesEverySessionEventThatMakesATrap) {
+    const std::vector<std::string> rules = {
+        "",           "tls-required", "client-certificate-required",
+        "tls-policy", "relay-denied", "limit:connections"};
+    int trapping = 0;
+    for (int kind = 0; kind <= static_cast<int>(TlsSessionEventKind::Closed); ++kind) {
+        for (const auto direction : {Direction::Inbound, Direction::Outbound}) {
+            for (const auto& rule : rules) {
+                for (const auto verified : {std::optional<bool>(), std::optional<bool>(false)}) {
+                    TlsSessionEvent e;
+                    e.kind = static_cast<TlsSessionEventKind>(kind);
+                    e.direction = direction;
+                    e.rule = rule;
+                    e.peerCertVerified = verified;
+                    if (notificationFor(Event{e})) {
+                        ++trapping;
+                        EXPECT_TRUE(SnmpAgent::takes(Event{e}))
+                            << toString(e.kind) << " " << toString(direction) << " " << rule;
+                    }
+                }
+            }
+        }
+    }
+    EXPECT_GT(trapping, 4);  // the loop reached the trapping cases
+    for (const auto kind : {TlsSessionEventKind::Connected, TlsSessionEventKind::StartTlsOffered,
+                            TlsSessionEventKind::HandshakeSucceeded,
+                            TlsSessionEventKind::MessageAccepted, TlsSessionEventKind::Closed}) {
+        TlsSessionEvent e;
+        e.kind = kind;
+        e.direction = Direction::Inbound;
+        EXPECT_FALSE(SnmpAgent::takes(Event{e})) << toString(kind);
+    }
+    // The last delivery's outcome (mtaGroupOutboundConnectFailureReason) and every certificate
+    // event.
+    TlsSessionEvent delivered;
+    delivered.kind = TlsSessionEventKind::Delivered;
+    delivered.direction = Direction::Outbound;
+    EXPECT_TRUE(SnmpAgent::takes(Event{delivered}));
+    EXPECT_TRUE(SnmpAgent::takes(Event{CertificateEvent{}}));
 }
 
 TEST(Notification, SummaryAndSiem) {

@@ -82,6 +82,12 @@ class SnmpAgent {
     /// "snmp" thread. Any thread; ignored when the agent does not run.
     void notifySiemDestination(const std::string& destination, bool up, const std::string& reason);
 
+    /// The events the agent uses (notifications, the last delivery's outcome): the filter for
+    /// its bus subscription. Every certificate event and outbound session event, and of the
+    /// inbound ones only failed handshakes and policy decisions, so a session that goes well
+    /// costs the agent's thread nothing.
+    static bool takes(const Event& event);
+
     class Impl;
 
   private:
