@@ -1,5 +1,8 @@
 // The CEF formatter: ArcSight CEF:0 header plus dictionary keys and labelled custom slots
 // (docs/events.md, "CEF"). Pure; never throws on event content.
+#include <charconv>
+#include <iterator>
+
 #include "tlsgate/siem/escaping.h"
 #include "tlsgate/siem/formatters.h"
 #include "tlsgate/siem/record_fields.h"
@@ -8,32 +11,58 @@
 namespace tlsgate::siem {
 namespace {
 
+/// The extension part, written straight into the record: "key=value" pairs separated by spaces,
+/// empty values left out.
 class Extension {
   public:
+    explicit Extension(std::string& out) : out_(out) {}
     void add(std::string_view key, std::string_view value) {
         if (value.empty()) {
             return;
         }
-        if (!text_.empty()) {
-            text_ += ' ';
-        }
-        text_.append(key);
-        text_ += '=';
-        appendCefValue(text_, value);
+        separate(key);
+        appendCefValue(out_, value);
     }
-    void add(std::string_view key, std::int64_t value) { add(key, std::to_string(value)); }
+    void add(std::string_view key, std::int64_t value) {
+        separate(key);
+        appendNumber(value);
+    }
     /// A custom slot (cs1, cn2, flexString1, deviceCustomDate1 ...) and its label.
     void labelled(std::string_view slot, std::string_view label, std::string_view value) {
         if (value.empty()) {
             return;
         }
         add(slot, value);
-        add(std::string(slot) + "Label", label);
+        labelOf(slot, label);
     }
-    const std::string& text() const { return text_; }
+    void labelled(std::string_view slot, std::string_view label, std::int64_t value) {
+        add(slot, value);
+        labelOf(slot, label);
+    }
 
   private:
-    std::string text_;
+    void separate(std::string_view key) {
+        if (!first_) {
+            out_ += ' ';
+        }
+        first_ = false;
+        out_.append(key);
+        out_ += '=';
+    }
+    void labelOf(std::string_view slot, std::string_view label) {
+        out_ += ' ';
+        out_.append(slot);
+        out_.append("Label=");
+        appendCefValue(out_, label);
+    }
+    void appendNumber(std::int64_t value) {
+        char digits[24];
+        const auto end = std::to_chars(std::begin(digits), std::end(digits), value).ptr;
+        out_.append(digits, end);
+    }
+
+    std::string& out_;
+    bool first_ = true;
 };
 
 void addSession(Extension& x, const TlsSessionEvent& e) {
@@ -55,14 +84,14 @@ void addSession(Extension& x, const TlsSessionEvent& e) {
     if (isMessageKind(e.kind)) {
         x.add("suser", e.sender);
         x.add("externalId", e.queueId);
-        x.labelled("cn1", "recipientCount", std::to_string(e.recipientCount));
+        x.labelled("cn1", "recipientCount", e.recipientCount);
         x.add("fsize", static_cast<std::int64_t>(e.messageSize));
     }
     if (e.kind == TlsSessionEventKind::Closed) {
         // in/out: bytes from source to destination and back; inbound the client is the source.
         x.add("in", static_cast<std::int64_t>(inbound ? e.bytesIn : e.bytesOut));
         x.add("out", static_cast<std::int64_t>(inbound ? e.bytesOut : e.bytesIn));
-        x.labelled("cn3", "durationMs", std::to_string(e.durationMs));
+        x.labelled("cn3", "durationMs", e.durationMs);
     }
     x.labelled("cs1", "tlsVersion", e.tlsVersion);
     x.labelled("cs2", "cipher", e.cipher);
@@ -81,11 +110,11 @@ void addCertificate(Extension& x, const CertificateEvent& e) {
     x.labelled("cs5", "role", e.role);
     x.labelled("cs6", "certId", e.certId);
     if (e.notAfter != TimePoint{}) {
-        x.labelled("cn2", "daysLeft", std::to_string(e.daysLeft));
-        x.labelled("deviceCustomDate1", "notAfter", std::to_string(epochMillis(e.notAfter)));
+        x.labelled("cn2", "daysLeft", e.daysLeft);
+        x.labelled("deviceCustomDate1", "notAfter", epochMillis(e.notAfter));
     }
     if (e.thresholdDays) {
-        x.labelled("cn3", "thresholdDays", std::to_string(*e.thresholdDays));
+        x.labelled("cn3", "thresholdDays", *e.thresholdDays);
     }
 }
 
@@ -93,19 +122,22 @@ void addCertificate(Extension& x, const CertificateEvent& e) {
 
 std::string formatCef(const Event& event, const FormatContext& context) {
     const TimePoint at = std::visit([](const auto& e) { return e.at; }, event);
-    std::string out = "CEF:0|tlsgate|tlsgate|";
+    const std::string action = actionOf(event);
+    std::string out;
+    out.reserve(1024);  // a session record is 500 to 900 bytes
+    out += "CEF:0|tlsgate|tlsgate|";
     out += escapeCefHeader(context.productVersion);
     out += '|';
-    out += escapeCefHeader(actionOf(event));
+    out += escapeCefHeader(action);
     out += '|';
     out += escapeCefHeader(displayNameOf(event));
     out += '|';
     out += std::to_string(cefSeverity(severityOf(event)));
     out += '|';
 
-    Extension x;
+    Extension x(out);
     x.add("rt", epochMillis(at));
-    x.add("act", actionOf(event));
+    x.add("act", action);
     x.add("outcome", outcomeOf(event));
     x.add("cat", categoryOf(event));
     x.add("dvchost", context.observerHost);
@@ -114,7 +146,6 @@ std::string formatCef(const Event& event, const FormatContext& context) {
     } else {
         addCertificate(x, std::get<CertificateEvent>(event));
     }
-    out += x.text();
     return out;
 }
 

@@ -131,14 +131,15 @@ const Record& EventRecords::get(Transport transport, RecordFormat format) {
     if (!record) {
         auto& body = bodies_.at(index);
         if (!body) {
-            body = bodyOf(event_, format, context_);
+            body = format == RecordFormat::Leef ? formatLeef(event_, context_, fields())
+                                                : bodyOf(event_, format, context_);
         }
         if (!isSyslog(transport)) {
             record = Record{keyOf(event_), *body};
         } else {
             // formatSyslog(event, context, body), with the part before the body made once.
             if (!syslogHead_) {
-                syslogHead_ = formatSyslog(event_, context_, {});
+                syslogHead_ = formatSyslog(event_, context_, {}, fields());
             }
             std::string payload;
             payload.reserve(syslogHead_->size() + 1 + body->size());
@@ -151,6 +152,13 @@ const Record& EventRecords::get(Transport transport, RecordFormat format) {
         }
     }
     return *record;
+}
+
+const FlatFields& EventRecords::fields() {
+    if (!fields_) {
+        fields_ = flatFieldsOf(event_);
+    }
+    return *fields_;
 }
 
 Record makeDropNotice(std::uint64_t dropped, std::string_view destination, TimePoint at,

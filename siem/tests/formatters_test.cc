@@ -634,6 +634,33 @@ TEST(SiemSyslog, HostileValuesAreEscaped) {
     EXPECT_EQ(text.find('\n'), std::string::npos);
 }
 
+// formatSyslog writes the flat field names as PARAM-NAMEs unescaped, and LEEF as keys: every
+// name any event can carry must be a valid SD-NAME and free of LEEF's separators.
+TEST(SiemSyslog, EveryFlatFieldNameIsAValidParamName) {
+    auto closed = withTls(inbound(TlsSessionEventKind::Closed));
+    closed.durationMs = 1200;
+    closed.bytesIn = 10;
+    closed.bytesOut = 20;
+    closed.commands = 5;
+    const std::vector<Event> events = {handshakeWithClientCert(),
+                                       policyRejection(),
+                                       messageAccepted(),
+                                       outboundDeferral(),
+                                       closed,
+                                       expiring(),
+                                       expired(),
+                                       certificate(CertificateEventKind::Activated)};
+    std::size_t names = 0;
+    for (const auto& event : events) {
+        for (const auto& [name, value] : flatFieldsOf(event)) {
+            ++names;
+            EXPECT_EQ(sdName(name), name);
+            EXPECT_EQ(name.find_first_of("=|\t "), std::string_view::npos) << name;
+        }
+    }
+    EXPECT_GT(names, 40U);
+}
+
 TEST(SiemSyslog, HeaderFieldsAreLimitedAndNilWhenEmpty) {
     FormatContext c = context();
     c.observerHost = std::string(300, 'h');

@@ -7,6 +7,7 @@
 
 #include "tlsgate/common/event.h"
 #include "tlsgate/siem/context.h"
+#include "tlsgate/siem/record_fields.h"
 
 namespace tlsgate::siem {
 
@@ -26,12 +27,17 @@ std::string formatOcsf(const Event& event, const FormatContext& context);
 /// `body` is the MSG part as given (text, CEF, LEEF or JSON from the other formatters), without a
 /// BOM; when empty, the message ends after the structured data.
 std::string formatSyslog(const Event& event, const FormatContext& context, std::string_view body);
+/// The same with the event's flatFieldsOf() given, for a caller that renders LEEF from them too.
+std::string formatSyslog(const Event& event, const FormatContext& context, std::string_view body,
+                         const FlatFields& fields);
 
 /// One CEF:0 record, "CEF:0|tlsgate|tlsgate|VERSION|SIGNATURE_ID|NAME|SEVERITY|extensions".
 std::string formatCef(const Event& event, const FormatContext& context);
 
 /// One LEEF:2.0 record, "LEEF:2.0|tlsgate|tlsgate|VERSION|EVENT_ID|[DELIM|]key=value...".
 std::string formatLeef(const Event& event, const FormatContext& context);
+/// The same with the event's flatFieldsOf() given.
+std::string formatLeef(const Event& event, const FormatContext& context, const FlatFields& fields);
 /// Whether `c` can delimit LEEF attributes (docs/events.md); formatLeef uses tab otherwise.
 bool usableLeefDelimiter(char c);
 

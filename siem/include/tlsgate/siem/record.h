@@ -11,6 +11,7 @@
 #include "tlsgate/common/clock.h"
 #include "tlsgate/common/event.h"
 #include "tlsgate/siem/context.h"
+#include "tlsgate/siem/record_fields.h"
 #include "tlsgate/siem/settings.h"
 
 namespace tlsgate::siem {
@@ -45,6 +46,10 @@ class EventRecords {
     const Event& event_;
     const FormatContext& context_;
     std::array<std::optional<std::string>, kFormats> bodies_;
+    /// The flat fields syslog's structured data and LEEF both carry: made once for both.
+    const FlatFields& fields();
+
+    std::optional<FlatFields> fields_;
     std::optional<std::string> syslogHead_;  // the RFC 5424 message up to its structured data
     std::array<std::optional<Record>, kFormats> plain_;   // file and Kafka
     std::array<std::optional<Record>, kFormats> syslog_;  // wrapped in RFC 5424
