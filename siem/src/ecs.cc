@@ -82,7 +82,7 @@ const TlsSessionEvent* closedSession(const Event& event) {
 
 /// source or destination: address, port, the next hop's name (outbound destination) and, when the
 /// session closed, the bytes that side sent.
-void endpoint(JsonWriter& w, std::string_view side, const std::string& ip, std::uint16_t port,
+void endpoint(JsonWriter& w, JsonKey side, const std::string& ip, std::uint16_t port,
               std::string_view domain, const std::uint64_t* bytes) {
     w.open(side).stringIfNotEmpty("ip", ip);
     if (port != 0) {

@@ -7,10 +7,10 @@ JsonWriter::JsonWriter() {
     out_.reserve(1024);  // an ECS record, mostly
     out_ += '{';
     levels_.reserve(8);
-    levels_.push_back(Level{{}, true, true});
+    levels_.push_back(Level{"document", true, true});
 }
 
-JsonWriter& JsonWriter::open(std::string_view key) {
+JsonWriter& JsonWriter::open(JsonKey key) {
     levels_.push_back(Level{key, false, true});
     return *this;
 }
@@ -25,7 +25,7 @@ JsonWriter& JsonWriter::close() {
     return *this;
 }
 
-void JsonWriter::member(std::string_view key) {
+void JsonWriter::member(JsonKey key) {
     // The innermost written level, then every pending one inside it, outermost first.
     std::size_t i = levels_.size() - 1;
     while (!levels_[i].written) {
@@ -33,44 +33,49 @@ void JsonWriter::member(std::string_view key) {
     }
     for (++i; i < levels_.size(); ++i) {
         Level& outer = levels_[i - 1];
-        if (!outer.first) {
-            out_ += ',';
-        }
+        name(levels_[i].key, outer.first);
         outer.first = false;
-        appendJsonQuoted(out_, levels_[i].key);
-        out_ += ":{";
+        out_ += '{';
         levels_[i].written = true;
     }
     Level& level = levels_.back();
-    if (!level.first) {
-        out_ += ',';
-    }
+    name(key, level.first);
     level.first = false;
-    appendJsonQuoted(out_, key);
-    out_ += ':';
 }
 
-JsonWriter& JsonWriter::string(std::string_view key, std::string_view value) {
+void JsonWriter::name(JsonKey key, bool first) {
+    char piece[JsonKey::kMaxSize + 4];
+    std::size_t n = 0;
+    if (!first) {
+        piece[n++] = ',';
+    }
+    piece[n++] = '"';
+    n += key.text().copy(piece + n, JsonKey::kMaxSize);
+    piece[n++] = '"';
+    piece[n++] = ':';
+    out_.append(piece, n);
+}
+
+JsonWriter& JsonWriter::string(JsonKey key, std::string_view value) {
     member(key);
     appendJsonQuoted(out_, value);
     return *this;
 }
 
-JsonWriter& JsonWriter::stringIfNotEmpty(std::string_view key, std::string_view value) {
+JsonWriter& JsonWriter::stringIfNotEmpty(JsonKey key, std::string_view value) {
     if (!value.empty()) {
         string(key, value);
     }
     return *this;
 }
 
-JsonWriter& JsonWriter::boolean(std::string_view key, bool value) {
+JsonWriter& JsonWriter::boolean(JsonKey key, bool value) {
     member(key);
     out_ += value ? "true" : "false";
     return *this;
 }
 
-JsonWriter& JsonWriter::strings(std::string_view key,
-                                std::initializer_list<std::string_view> values) {
+JsonWriter& JsonWriter::strings(JsonKey key, std::initializer_list<std::string_view> values) {
     member(key);
     out_ += '[';
     bool first = true;
