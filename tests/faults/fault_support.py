@@ -17,25 +17,22 @@ import shutil
 import signal
 import smtplib
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from daemon_support import (HOSTNAME, RUN_TIMEOUT, Daemon,  # noqa: E402
-                            free_loopback_port, tlsgate_binary)
+from daemon_support import (HOSTNAME, GatewayHome,  # noqa: E402
+                            free_loopback_port)
 import smtp_sink  # noqa: E402
 from smtp_sink import SmtpSink  # noqa: E402
 
 NET_TIMEOUT = 10
 QUEUED_RE = re.compile(r"\b2\.0\.0 Ok: queued as ([0-9a-f]{20})\b")
 QUEUE_ENTRY_RE = re.compile(r"^([0-9a-f]{20})  ", re.M)
-PORT_TRIES = 5
 
 __all__ = ["Gateway", "FaultSink", "Scenario", "wait_until", "submit", "message", "unique",
            "free_loopback_port", "HOSTNAME", "SmtpSink", "smtp_sink", "rss_kb", "log"]
@@ -110,25 +107,20 @@ def rss_kb(pid):
     return None
 
 
-class Gateway:
+class Gateway(GatewayHome):
     """One tlsgate daemon in its own temporary directory: [receive] on 127.0.0.1 (trusted, so it
     relays anything), [send] keys from `send`, [receive] extras from `receive`, the spool at
     `spool` (default <state>/spool). start()/kill()/stop() keep the state directory and, when it
-    is free, the port."""
+    is free, the port. `tmp` belongs to the caller: close() leaves it."""
 
     def __init__(self, tmp, send=None, receive=None, spool=None, log_level="information",
                  extra=""):
-        self.tmp = tmp
+        super().__init__(tmp=tmp)
         self.extra = extra  # more configuration text, appended as it is
         self.send = dict(send or {})
         self.receive = dict(receive or {})
-        self.state = os.path.join(tmp, "state")
-        self.spool = spool or os.path.join(self.state, "spool")
-        self.config = os.path.join(tmp, "tlsgate.conf")
+        self.spool = spool or self.spool
         self.log_level = log_level
-        self.port = None
-        self.daemon = None
-        self.daemons = []
 
     def write_config(self):
         lines = ["[gateway]", f"hostname = {HOSTNAME}", f"state_directory = {self.state}",
@@ -142,27 +134,6 @@ class Gateway:
         with open(self.config, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
 
-    def start(self):
-        os.makedirs(self.state, mode=0o700, exist_ok=True)
-        last = None
-        for attempt in range(PORT_TRIES):
-            if self.port is None or attempt > 0:
-                self.port = free_loopback_port()
-            self.write_config()
-            daemon = Daemon(self.config, self.tmp)
-            self.daemons.append(daemon)
-            try:
-                daemon.wait_started()
-            except AssertionError as e:
-                daemon.stop()
-                last = e
-                if "cannot listen" in daemon.log():
-                    continue
-                raise
-            self.daemon = daemon
-            return daemon
-        raise last
-
     @property
     def pid(self):
         return self.daemon.proc.pid if self.daemon else None
@@ -170,34 +141,9 @@ class Gateway:
     def alive(self):
         return self.daemon is not None and self.daemon.proc.poll() is None
 
-    def kill(self):
-        """SIGKILL: no shutdown code runs."""
-        proc = self.daemon.proc
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        self.daemon.stop()
-
-    def stop(self):
-        if self.daemon is not None:
-            return self.daemon.stop()
-        return None
-
-    def close(self):
-        for daemon in self.daemons:
-            try:
-                daemon.stop()
-            except Exception:  # noqa: BLE001 - cleanup goes on
-                pass
-
-    def log(self):
-        return "\n".join(d.log() for d in self.daemons)
-
     def tlsgate(self, *args):
-        p = subprocess.run([tlsgate_binary(), "--config", self.config, *args], cwd=self.tmp,
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=RUN_TIMEOUT)
-        return p.returncode, p.stdout, p.stderr
+        """tlsgate --config FILE ARGS: (exit status, stdout, stderr)."""
+        return self.run("--config", self.config, *args)
 
     def queue(self):
         """{queue id: its block of `tlsgate queue` output}; the command must exit 0."""

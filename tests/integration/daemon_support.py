@@ -8,6 +8,8 @@ The binaries come from $TLSGATE and $CERTMGR (ctest sets them to the built targe
 the ones in <source>/build are used so that the file can also be run by hand.
 """
 
+import atexit
+import functools
 import json
 import os
 import re
@@ -197,3 +199,111 @@ class DaemonTestCase(unittest.TestCase):
 
     def certificates(self):
         return json.loads(self.certmgr("list", "--json"))
+
+
+class GatewayHome:
+    """A tlsgate daemon with its own configuration file and state directory under `tmp` (a new
+    temporary directory when none is given, removed by close()). Subclasses write the
+    configuration (write_config(), called before every start). start() runs the daemon on a free
+    loopback port, keeping the port of an earlier start while it is free; kill() is a crash;
+    close() stops every daemon started here."""
+
+    PORT_TRIES = 5  # new ports tried when the daemon cannot listen on the chosen one
+
+    def __init__(self, tmp=None, prefix="tlsgate-"):
+        self.owns_tmp = tmp is None
+        self.tmp = tmp if tmp is not None else tempfile.mkdtemp(prefix=prefix)
+        self.state = os.path.join(self.tmp, "state")
+        self.store = os.path.join(self.state, "certs")
+        self.spool = os.path.join(self.state, "spool")
+        self.config = os.path.join(self.tmp, "tlsgate.conf")
+        self.port = None
+        self.daemon = None
+        self.daemons = []
+        self.trusted_ca = None  # a function giving a CA file that certmgr adds before the start
+        self._ca_added = False
+
+    def write_config(self):
+        raise NotImplementedError
+
+    def run(self, *argv):
+        """tlsgate ARGV in the directory: (exit status, stdout, stderr)."""
+        p = subprocess.run([tlsgate_binary(), *argv], cwd=self.tmp, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        return p.returncode, p.stdout, p.stderr
+
+    def certmgr(self, *args):
+        """certmgr --store STORE ARGS; raises AssertionError unless it exits 0; returns stdout."""
+        argv = [certmgr_binary(), "--store", self.store, *args]
+        p = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT)
+        if p.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {p.returncode}\n{p.stdout}{p.stderr}")
+        return p.stdout
+
+    def start(self):
+        """Starts the daemon and waits for "tlsgate started"; returns its Daemon."""
+        os.makedirs(self.state, mode=0o700, exist_ok=True)
+        if self.trusted_ca is not None and not self._ca_added:
+            self.certmgr("ca", "add", self.trusted_ca())
+            self._ca_added = True
+        last = None
+        for attempt in range(self.PORT_TRIES):
+            if self.port is None or attempt > 0:
+                self.port = free_loopback_port()
+            self.write_config()
+            daemon = Daemon(self.config, self.tmp)
+            self.daemons.append(daemon)
+            try:
+                daemon.wait_started()
+            except AssertionError as e:
+                daemon.stop()
+                last = e
+                if "cannot listen" in daemon.log():
+                    continue  # the port was taken between choosing and binding it
+                raise
+            self.daemon = daemon
+            return daemon
+        raise last
+
+    def stop(self):
+        """SIGTERM and a bounded wait (SIGKILL after it); the exit status, None if not started."""
+        return self.daemon.stop() if self.daemon is not None else None
+
+    def kill(self):
+        """SIGKILL, as a crash: no shutdown code runs."""
+        proc = self.daemon.proc
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.daemon.stop()  # collects the log reader
+
+    def close(self):
+        for daemon in self.daemons:
+            try:
+                daemon.stop()
+            except Exception:  # noqa: BLE001 - cleanup must go on
+                pass
+        if self.owns_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self):
+        """Every daemon's log, earlier runs first."""
+        return "\n".join(d.log() for d in self.daemons)
+
+    def wait_for(self, pattern, timeout=EVENT_TIMEOUT, start=0):
+        return self.daemon.wait_for(pattern, timeout, start)
+
+
+@functools.lru_cache(maxsize=None)
+def _refused_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    atexit.register(s.close)
+    return s
+
+
+def refused_port():
+    """A loopback port bound (so nobody else gets it) but never listening: connecting to it is
+    refused, which the sending side takes as a temporary failure (a next hop that is down)."""
+    return _refused_socket().getsockname()[1]

@@ -17,13 +17,10 @@ Every network operation and every child process has a timeout; nothing sleeps a 
 wait for the daemon (bounded polls only).
 """
 
-import atexit
-import datetime
 import functools
 import os
 import re
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
@@ -33,17 +30,13 @@ import time
 import unittest
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from daemon_support import (EVENT_TIMEOUT, HOSTNAME, RUN_TIMEOUT, Daemon,
-                            certmgr_binary, free_loopback_port, tlsgate_binary)
+from daemon_support import HOSTNAME, RUN_TIMEOUT, GatewayHome, refused_port, tlsgate_binary
+from pki_support import TestCA, sha256_fingerprint, temporary_directory
 
 NET_TIMEOUT = 10        # one socket operation (connect, one read, one write)
 CLIENT_TIMEOUT = 30     # one swaks / openssl s_client run
-PORT_TRIES = 5          # new ports tried when the daemon cannot listen on the chosen one
-UTC = datetime.timezone.utc
 
 FP_RE = r"[0-9A-F]{2}(?::[0-9A-F]{2}){31}"
 QUEUED_RE = re.compile(r"\b250 2\.0\.0 Ok: queued as ([0-9a-f]{20})\b")
@@ -54,130 +47,31 @@ REPLY_LINE_RE = re.compile(r"^(\d{3})([ -])(.*)$")
 # Test PKI
 
 
-def _name(cn):
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsgate receive tests")])
-
-
-def _serial():
-    return int.from_bytes(os.urandom(16), "big") >> 1 | 1
-
-
-def sha256_fingerprint(cert):
-    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
-
-
 def der_fingerprint(der):
     return sha256_fingerprint(x509.load_der_x509_certificate(der))
 
 
-class ClientCert:
-    """A certificate file, its key file, and the certificate's SHA-256 fingerprint."""
+class TestPKI(TestCA):
+    """The receive tests' CA and client certificates: `good` (issued by the CA), `expired` and
+    `selfsigned`."""
 
-    def __init__(self, cert, cert_path, key_path):
-        self.cert = cert
-        self.cert_path = cert_path
-        self.key_path = key_path
-        self.fingerprint = sha256_fingerprint(cert)
-
-
-class TestPKI:
     def __init__(self, directory):
-        self.directory = directory
-        t = datetime.datetime.now(UTC)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = _name("tlsgate receive tests CA")
-        ca_cert = (
-            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-            .public_key(ca_key.public_key()).serial_number(_serial())
-            .not_valid_before(t - datetime.timedelta(days=60))
-            .not_valid_after(t + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-        self.ca_cert = ca_cert
-        self.ca_path = self._write("ca.pem", self._pem(ca_cert))
-        self.good = self._leaf("good", "client.example.test", ca_cert, ca_key,
-                               t - datetime.timedelta(hours=1), t + datetime.timedelta(days=365))
-        self.expired = self._leaf("expired", "expired.example.test", ca_cert, ca_key,
-                                  t - datetime.timedelta(days=30), t - datetime.timedelta(days=2))
-        self.selfsigned = self._leaf("selfsigned", "self.example.test", None, None,
-                                     t - datetime.timedelta(hours=1),
-                                     t + datetime.timedelta(days=365))
-
-    @staticmethod
-    def _pem(cert):
-        return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-    def _write(self, name, text, mode=0o644):
-        path = os.path.join(self.directory, name)
-        with open(path, "w", encoding="ascii") as f:
-            f.write(text)
-        os.chmod(path, mode)
-        return path
-
-    def _leaf(self, stem, cn, issuer_cert, issuer_key, not_before, not_after):
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = _name(cn)
-        builder = (
-            x509.CertificateBuilder().subject_name(subject)
-            .issuer_name(issuer_cert.subject if issuer_cert else subject)
-            .public_key(key.public_key()).serial_number(_serial())
-            .not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False))
-        if issuer_cert is not None:
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                critical=False)
-        cert = builder.sign(issuer_key or key, hashes.SHA256())
-        key_pem = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        return ClientCert(cert, self._write(f"{stem}.pem", self._pem(cert)),
-                          self._write(f"{stem}.key", key_pem, 0o600))
+        super().__init__(directory, "tlsgate receive tests")
+        client = ExtendedKeyUsageOID.CLIENT_AUTH
+        self.good = self.leaf("good", "client.example.test", client, *self.valid_period())
+        self.expired = self.leaf("expired", "expired.example.test", client, *self.expired_period())
+        self.selfsigned = self.leaf("selfsigned", "self.example.test", client, *self.valid_period(),
+                                    self_signed=True)
 
 
-_pki = None
-
-
+@functools.lru_cache(maxsize=None)
 def pki():
     """The process's test PKI, made on first use."""
-    global _pki
-    if _pki is None:
-        directory = tempfile.mkdtemp(prefix="tlsgate-pki-")
-        atexit.register(shutil.rmtree, directory, True)
-        _pki = TestPKI(directory)
-    return _pki
+    return TestPKI(temporary_directory("tlsgate-pki-"))
 
 
 # --------------------------------------------------------------------------------------------
 # The daemon
-
-_blackhole = None
-
-
-def blackhole_port():
-    """A loopback port bound (so nobody else gets it) but never listening: connecting to it is
-    refused, which the sending side takes as a temporary failure."""
-    global _blackhole
-    if _blackhole is None:
-        _blackhole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        _blackhole.bind(("127.0.0.1", 0))
-        atexit.register(_blackhole.close)
-    return _blackhole.getsockname()[1]
-
 
 @functools.lru_cache(maxsize=None)
 def send_section():
@@ -185,7 +79,7 @@ def send_section():
     accepted must stay in the spool, so when the daemon has a sending side all mail is routed to
     the black hole above (every attempt deferred, the message kept under its queue id) instead
     of MX lookups, whose failures would bounce it. Empty for a daemon without [send] routing."""
-    lines = ["[send]", f"default_route = [127.0.0.1]:{blackhole_port()}"]
+    lines = ["[send]", f"default_route = [127.0.0.1]:{refused_port()}"]
     directory = tempfile.mkdtemp(prefix="tlsgate-probe-")
     try:
         path = os.path.join(directory, "probe.conf")
@@ -203,22 +97,16 @@ def send_section():
     raise AssertionError(f"tlsgate check-config refused [send] default_route:\n{p.stderr}")
 
 
-class Gateway:
-    """A configured daemon in a temporary directory; `start()` runs it, `close()` removes all."""
+class Gateway(GatewayHome):
+    """A configured daemon in a temporary directory; `start()` runs it, `close()` removes all.
+    `receive` holds the [receive] keys; the test CA is trusted unless `trust_ca` is false."""
 
     def __init__(self, receive=None, trust_ca=True, prefix="tlsgate-rx-"):
+        super().__init__(prefix=prefix)
         self.receive = dict(receive or {})
         self.receive.setdefault("trusted_networks", "127.0.0.0/8")
-        self.trust_ca = trust_ca
-        self.tmp = tempfile.mkdtemp(prefix=prefix)
-        self.state = os.path.join(self.tmp, "state")
-        self.store = os.path.join(self.state, "certs")
-        self.spool = os.path.join(self.state, "spool")
-        self.config = os.path.join(self.tmp, "tlsgate.conf")
-        self.port = None
-        self.daemon = None
-        self.daemons = []
-        self.ca_added = False
+        if trust_ca:
+            self.trusted_ca = lambda: pki().ca_path
 
     # -- configuration and store
 
@@ -232,15 +120,6 @@ class Gateway:
                   "change_poll_ms = 100", ""]
         with open(self.config, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
-
-    def certmgr(self, *args):
-        """certmgr --store STORE ARGS; raises AssertionError unless it exits 0; returns stdout."""
-        argv = [certmgr_binary(), "--store", self.store, *args]
-        p = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=RUN_TIMEOUT)
-        if p.returncode != 0:
-            raise AssertionError(f"{' '.join(argv)} exited {p.returncode}\n{p.stdout}{p.stderr}")
-        return p.stdout
 
     def certificates(self):
         import json
@@ -256,67 +135,18 @@ class Gateway:
         return found[0]["sha256_fingerprint"]
 
     def tlsgate(self, *args):
-        p = subprocess.run([tlsgate_binary(), *args], cwd=self.tmp, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
-        return p.returncode, p.stdout, p.stderr
+        """tlsgate ARGS as given (no --config): (exit status, stdout, stderr)."""
+        return self.run(*args)
 
     # -- running
 
-    def start(self):
-        """Starts the daemon and waits for "tlsgate started"; keeps the port of an earlier start
-        when it can, takes a new free one when the daemon cannot listen on it."""
-        os.makedirs(self.state, mode=0o700, exist_ok=True)
-        if self.trust_ca and not self.ca_added:
-            self.certmgr("ca", "add", pki().ca_path)
-            self.ca_added = True
-        last = None
-        for attempt in range(PORT_TRIES):
-            if self.port is None or attempt > 0:
-                self.port = free_loopback_port()
-            self.write_config()
-            daemon = Daemon(self.config, self.tmp)
-            self.daemons.append(daemon)
-            try:
-                daemon.wait_started()
-            except AssertionError as e:
-                daemon.stop()
-                last = e
-                if "cannot listen" in daemon.log():
-                    continue  # the port was taken between choosing and binding it
-                raise
-            self.daemon = daemon
-            return daemon
-        raise last
-
-    def stop(self):
-        if self.daemon is not None:
-            self.daemon.stop()
-
-    def kill(self):
-        """SIGKILL, as a crash: no shutdown code runs."""
-        proc = self.daemon.proc
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        self.daemon.stop()  # collects the log reader
-
-    def close(self):
-        for daemon in self.daemons:
-            try:
-                daemon.stop()
-            except Exception:  # noqa: BLE001 - cleanup must go on
-                pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
     def log(self):
+        """The running (or last) daemon's log."""
         return self.daemon.log() if self.daemon else ""
 
     def mark(self):
         """The current end of the log, for wait_for(start=...)."""
         return len(self.daemon.snapshot())
-
-    def wait_for(self, pattern, timeout=EVENT_TIMEOUT, start=0):
-        return self.daemon.wait_for(pattern, timeout, start)
 
     # -- spool
 

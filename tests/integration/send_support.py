@@ -30,31 +30,23 @@ Every wait is a bounded poll; nothing sleeps a fixed time to wait for the daemon
 test asserts that something does NOT happen for a while (`hold`).
 """
 
-import atexit
-import datetime
+import functools
 import os
 import re
 import shutil
-import signal
 import smtplib
 import socket
-import subprocess
 import tempfile
 import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from daemon_support import (HOSTNAME, RUN_TIMEOUT, Daemon, certmgr_binary, free_loopback_port,
-                            tlsgate_binary)
+from daemon_support import HOSTNAME, GatewayHome, refused_port  # noqa: F401 (refused_port: for the tests)
+from pki_support import TestCA, temporary_directory
 from smtp_sink import _FAIL_TEXT, SmtpSink
 
 NET_TIMEOUT = 10        # one smtplib operation
-PORT_TRIES = 5          # new ports tried when the daemon cannot listen on the chosen one
 DELIVERY_TIMEOUT = 20   # a deliverable message reaching its sink (retry_max is 2 s in these tests)
-UTC = datetime.timezone.utc
 
 QUEUED_RE = re.compile(r"\b2\.0\.0 Ok: queued as ([0-9a-f]{20})\b")
 QUEUE_ENTRY_RE = re.compile(r"^([0-9a-f]{20})  ", re.M)
@@ -77,111 +69,24 @@ LOCALHOST_IS_IPV4_ONLY = _localhost_addresses() == {"127.0.0.1"}
 # Test PKI
 
 
-def _name(cn):
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsgate send tests")])
+class SendPKI(TestCA):
+    """The send tests' CA and server certificates for "localhost": `good`, `wrongname` (another
+    name), `expired` and `selfsigned`."""
 
-
-class ServerCert:
-    """A server certificate file and its key file."""
-
-    def __init__(self, cert, cert_path, key_path):
-        self.cert = cert
-        self.cert_path = cert_path
-        self.key_path = key_path
-
-
-class SendPKI:
     def __init__(self, directory):
-        self.directory = directory
-        now = datetime.datetime.now(UTC)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = _name("tlsgate send tests CA")
-        ca_cert = (
-            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-            .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=60))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-        self.ca_path = self._write("ca.pem", ca_cert.public_bytes(serialization.Encoding.PEM))
-        valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=365))
-        self.good = self._leaf("good", "localhost", ca_cert, ca_key, *valid)
-        self.wrongname = self._leaf("wrongname", "wrong-name.example.test", ca_cert, ca_key,
-                                    *valid)
-        self.expired = self._leaf("expired", "localhost", ca_cert, ca_key,
-                                  now - datetime.timedelta(days=30),
-                                  now - datetime.timedelta(days=2))
-        self.selfsigned = self._leaf("selfsigned", "localhost", None, None, *valid)
-
-    def _write(self, name, data, mode=0o644):
-        path = os.path.join(self.directory, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chmod(path, mode)
-        return path
-
-    def _leaf(self, stem, dns_name, issuer_cert, issuer_key, not_before, not_after):
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = _name(dns_name)
-        builder = (
-            x509.CertificateBuilder().subject_name(subject)
-            .issuer_name(issuer_cert.subject if issuer_cert is not None else subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]),
-                           critical=False))
-        if issuer_cert is not None:
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                critical=False)
-        cert = builder.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
-        key_pem = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        return ServerCert(cert,
-                          self._write(f"{stem}.pem", cert.public_bytes(serialization.Encoding.PEM)),
-                          self._write(f"{stem}.key", key_pem, 0o600))
+        super().__init__(directory, "tlsgate send tests")
+        server = ExtendedKeyUsageOID.SERVER_AUTH
+        self.good = self.leaf("good", "localhost", server, *self.valid_period())
+        self.wrongname = self.leaf("wrongname", "wrong-name.example.test", server, *self.valid_period())
+        self.expired = self.leaf("expired", "localhost", server, *self.expired_period())
+        self.selfsigned = self.leaf("selfsigned", "localhost", server, *self.valid_period(),
+                                    self_signed=True)
 
 
-_pki = None
-
-
+@functools.lru_cache(maxsize=None)
 def pki():
     """The process's test PKI, made on first use."""
-    global _pki
-    if _pki is None:
-        directory = tempfile.mkdtemp(prefix="tlsgate-send-pki-")
-        atexit.register(shutil.rmtree, directory, True)
-        _pki = SendPKI(directory)
-    return _pki
-
-
-_refused = None
-
-
-def refused_port():
-    """A loopback port bound (so nobody else gets it) but never listening: connecting to it is
-    refused (a destination that is down)."""
-    global _refused
-    if _refused is None:
-        _refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        _refused.bind(("127.0.0.1", 0))
-        atexit.register(_refused.close)
-    return _refused.getsockname()[1]
+    return SendPKI(temporary_directory("tlsgate-send-pki-"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,22 +201,15 @@ def wait_until(predicate, timeout, what, interval=0.1):
 # The gateway
 
 
-class SendGateway:
+class SendGateway(GatewayHome):
     """A configured daemon in a temporary directory; `start()` runs it, `close()` removes all.
     `send` holds the [send] keys (strings)."""
 
     def __init__(self, send, trust_ca=True, prefix="tlsgate-tx-"):
+        super().__init__(prefix=prefix)
         self.send = dict(send)
-        self.trust_ca = trust_ca
-        self.tmp = tempfile.mkdtemp(prefix=prefix)
-        self.state = os.path.join(self.tmp, "state")
-        self.store = os.path.join(self.state, "certs")
-        self.spool = os.path.join(self.state, "spool")
-        self.config = os.path.join(self.tmp, "tlsgate.conf")
-        self.port = None
-        self.daemon = None
-        self.daemons = []
-        self.ca_added = False
+        if trust_ca:
+            self.trusted_ca = lambda: pki().ca_path
 
     def write_config(self):
         lines = ["[gateway]", f"hostname = {HOSTNAME}", f"state_directory = {self.state}", "",
@@ -324,71 +222,12 @@ class SendGateway:
         with open(self.config, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
 
-    def certmgr(self, *args):
-        argv = [certmgr_binary(), "--store", self.store, *args]
-        p = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=RUN_TIMEOUT)
-        if p.returncode != 0:
-            raise AssertionError(f"{' '.join(argv)} exited {p.returncode}\n{p.stdout}{p.stderr}")
-        return p.stdout
-
     def tlsgate(self, *args):
         """tlsgate --config FILE ARGS: (exit status, stdout, stderr)."""
-        p = subprocess.run([tlsgate_binary(), "--config", self.config, *args], cwd=self.tmp,
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=RUN_TIMEOUT)
-        return p.returncode, p.stdout, p.stderr
-
-    # -- running
-
-    def start(self):
-        """Starts the daemon and waits for "tlsgate started"; keeps the port of an earlier start
-        when it can."""
-        os.makedirs(self.state, mode=0o700, exist_ok=True)
-        if self.trust_ca and not self.ca_added:
-            self.certmgr("ca", "add", pki().ca_path)
-            self.ca_added = True
-        last = None
-        for attempt in range(PORT_TRIES):
-            if self.port is None or attempt > 0:
-                self.port = free_loopback_port()
-            self.write_config()
-            daemon = Daemon(self.config, self.tmp)
-            self.daemons.append(daemon)
-            try:
-                daemon.wait_started()
-            except AssertionError as e:
-                daemon.stop()
-                last = e
-                if "cannot listen" in daemon.log():
-                    continue
-                raise
-            self.daemon = daemon
-            return daemon
-        raise last
-
-    def kill(self):
-        """SIGKILL, as a crash: no shutdown code runs."""
-        proc = self.daemon.proc
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        self.daemon.stop()  # collects the log reader
-
-    def close(self):
-        for daemon in self.daemons:
-            try:
-                daemon.stop()
-            except Exception:  # noqa: BLE001 - cleanup must go on
-                pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def log(self):
-        """Every daemon's log (earlier runs first)."""
-        return "\n".join(d.log() for d in self.daemons)
+        return self.run("--config", self.config, *args)
 
     def wait_for(self, pattern, timeout=DELIVERY_TIMEOUT, start=0):
-        return self.daemon.wait_for(pattern, timeout, start)
+        return super().wait_for(pattern, timeout, start)
 
     # -- submission
 
