@@ -7,6 +7,7 @@ Run by ctest as `integration.receive.tls`.
 """
 
 import re
+import socket
 import ssl
 import time
 import unittest
@@ -136,6 +137,24 @@ class TlsServerTest(GatewayTestCase):
             self.assertEqual(c.command("QUIT"), (221, "2.0.0 Bye"))
         self.gw.wait_for(r"discarding \d+ bytes pipelined after STARTTLS from 127\.0\.0\.1",
                          start=mark)
+
+    def test_tls_records_arriving_together_are_all_answered(self):
+        # The server reads ahead: one read can take several TLS records, which then wait
+        # inside OpenSSL, not in the socket. Three commands in three records, corked into one
+        # TCP segment: each must be answered without the client sending anything more.
+        with SmtpClient(self.port) as c:
+            c.greeting()
+            c.ehlo()
+            self.assertEqual(c.command("STARTTLS")[0], 220)
+            c.starttls()
+            self.assertEqual(c.ehlo()[0], 250)
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            for line in ("MAIL FROM:<a@x.example>", "RCPT TO:<b@y.example>", "RSET"):
+                c.send(line + "\r\n")  # one TLS record each
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            self.assertEqual([c.reply(timeout=5) for _ in range(3)],
+                             [(250, "2.1.0 Ok"), (250, "2.1.5 Ok"), (250, "2.0.0 Ok")])
+            self.assertEqual(c.command("QUIT"), (221, "2.0.0 Bye"))
 
     def test_second_starttls_is_refused(self):
         with SmtpClient(self.port) as c:
