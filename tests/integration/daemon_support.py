@@ -55,6 +55,14 @@ def free_loopback_port():
         return s.getsockname()[1]
 
 
+def run_tool(argv, cwd):
+    """ARGV in `cwd`, without standard input, bounded by RUN_TIMEOUT: (exit status, stdout,
+    stderr)."""
+    p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=RUN_TIMEOUT)
+    return p.returncode, p.stdout, p.stderr
+
+
 class Daemon:
     """One `tlsgate --config FILE run` child; its stderr lines are collected in `lines`."""
 
@@ -184,18 +192,14 @@ class DaemonTestCase(unittest.TestCase):
         return daemon
 
     def tlsgate(self, *args):
-        p = subprocess.run([tlsgate_binary(), *args], cwd=self.tmp, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
-        return p.returncode, p.stdout, p.stderr
+        return run_tool([tlsgate_binary(), *args], self.tmp)
 
     def certmgr(self, *args):
         """certmgr --store <state>/certs ARGS, which must succeed; returns its stdout."""
         argv = [certmgr_binary(), "--store", self.store, *args]
-        p = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=RUN_TIMEOUT)
-        self.assertEqual(p.returncode, 0,
-                         f"{' '.join(argv)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-        return p.stdout
+        rc, out, err = run_tool(argv, self.tmp)
+        self.assertEqual(rc, 0, f"{' '.join(argv)} exited {rc}\n{out}\n{err}")
+        return out
 
     def certificates(self):
         return json.loads(self.certmgr("list", "--json"))
@@ -228,18 +232,15 @@ class GatewayHome:
 
     def run(self, *argv):
         """tlsgate ARGV in the directory: (exit status, stdout, stderr)."""
-        p = subprocess.run([tlsgate_binary(), *argv], cwd=self.tmp, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
-        return p.returncode, p.stdout, p.stderr
+        return run_tool([tlsgate_binary(), *argv], self.tmp)
 
     def certmgr(self, *args):
         """certmgr --store STORE ARGS; raises AssertionError unless it exits 0; returns stdout."""
         argv = [certmgr_binary(), "--store", self.store, *args]
-        p = subprocess.run(argv, cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=RUN_TIMEOUT)
-        if p.returncode != 0:
-            raise AssertionError(f"{' '.join(argv)} exited {p.returncode}\n{p.stdout}{p.stderr}")
-        return p.stdout
+        rc, out, err = run_tool(argv, self.tmp)
+        if rc != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {rc}\n{out}{err}")
+        return out
 
     def start(self):
         """Starts the daemon and waits for "tlsgate started"; returns its Daemon."""

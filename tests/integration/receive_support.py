@@ -295,6 +295,14 @@ class SmtpClient:
     def ehlo(self, name="client.example.test"):
         return self.command(f"EHLO {name}")
 
+    def ready_for_tls(self, name="client.example.test"):
+        """Greeting, EHLO and STARTTLS answered 220: next, starttls()."""
+        self.greeting()
+        self.ehlo(name)
+        code, text = self.command("STARTTLS")
+        if code != 220:
+            raise AssertionError(f"STARTTLS answered {code} {text}")
+
     def starttls(self, context=None):
         """Handshake on the same socket (after the 220 was read)."""
         if self.buffer:

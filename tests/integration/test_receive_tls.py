@@ -67,9 +67,7 @@ class TlsServerTest(GatewayTestCase):
         self.assertEqual(sha256_fingerprint(cert), expected)
         self.assertEqual(cert.subject.rfc4514_string(), f"CN={HOSTNAME}")
         with SmtpClient(self.port) as c:
-            c.greeting()
-            c.ehlo()
-            self.assertEqual(c.command("STARTTLS")[0], 220)
+            c.ready_for_tls()
             sock = c.starttls()
             self.assertEqual(der_fingerprint(sock.getpeercert(binary_form=True)), expected)
 
@@ -87,9 +85,7 @@ class TlsServerTest(GatewayTestCase):
                                  start=mark)
         # The same for Python's client.
         with SmtpClient(self.port) as c:
-            c.greeting()
-            c.ehlo()
-            self.assertEqual(c.command("STARTTLS")[0], 220)
+            c.ready_for_tls()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # TLSVersion.TLSv1_1
                 ctx = client_context(max_version=ssl.TLSVersion.TLSv1_1)
@@ -143,9 +139,7 @@ class TlsServerTest(GatewayTestCase):
         # inside OpenSSL, not in the socket. Three commands in three records, corked into one
         # TCP segment: each must be answered without the client sending anything more.
         with SmtpClient(self.port) as c:
-            c.greeting()
-            c.ehlo()
-            self.assertEqual(c.command("STARTTLS")[0], 220)
+            c.ready_for_tls()
             c.starttls()
             self.assertEqual(c.ehlo()[0], 250)
             c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
@@ -158,9 +152,7 @@ class TlsServerTest(GatewayTestCase):
 
     def test_second_starttls_is_refused(self):
         with SmtpClient(self.port) as c:
-            c.greeting()
-            c.ehlo()
-            self.assertEqual(c.command("STARTTLS")[0], 220)
+            c.ready_for_tls()
             c.starttls()
             self.assertEqual(c.ehlo()[0], 250)
             self.assertEqual(c.command("STARTTLS"), (503, "5.5.1 Error: TLS already active"))
@@ -177,9 +169,7 @@ class TlsServerTest(GatewayTestCase):
         mark = self.gw.mark()
         marker = unique("logged")
         with SmtpClient(self.port) as c:
-            c.greeting()
-            c.ehlo("logtest.example.test")
-            self.assertEqual(c.command("STARTTLS")[0], 220)
+            c.ready_for_tls("logtest.example.test")
             sock = c.starttls()
             version, cipher = sock.version(), sock.cipher()[0]
             c.ehlo("logtest.example.test")
@@ -209,9 +199,7 @@ class LiveCertificateSwitchTest(unittest.TestCase):
     def ec_handshake(self, port):
         """The fingerprint of the certificate an ECDSA-only client gets on a new connection."""
         with SmtpClient(port) as c:
-            c.greeting()
-            c.ehlo()
-            self.assertEqual(c.command("STARTTLS")[0], 220)
+            c.ready_for_tls()
             sock = c.starttls(client_context(max_version=ssl.TLSVersion.TLSv1_2,
                                              ciphers=ECDSA_TLS12))
             fp = der_fingerprint(sock.getpeercert(binary_form=True))
