@@ -63,6 +63,16 @@ def run_tool(argv, cwd):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_certmgr(store, cwd, *args):
+    """certmgr --store STORE ARGS in `cwd`; raises AssertionError unless it exits 0; returns its
+    stdout."""
+    argv = [certmgr_binary(), "--store", store, *args]
+    rc, out, err = run_tool(argv, cwd)
+    if rc != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {rc}\n{out}\n{err}")
+    return out
+
+
 class Daemon:
     """One `tlsgate --config FILE run` child; its stderr lines are collected in `lines`."""
 
@@ -196,10 +206,7 @@ class DaemonTestCase(unittest.TestCase):
 
     def certmgr(self, *args):
         """certmgr --store <state>/certs ARGS, which must succeed; returns its stdout."""
-        argv = [certmgr_binary(), "--store", self.store, *args]
-        rc, out, err = run_tool(argv, self.tmp)
-        self.assertEqual(rc, 0, f"{' '.join(argv)} exited {rc}\n{out}\n{err}")
-        return out
+        return run_certmgr(self.store, self.tmp, *args)
 
     def certificates(self):
         return json.loads(self.certmgr("list", "--json"))
@@ -235,12 +242,8 @@ class GatewayHome:
         return run_tool([tlsgate_binary(), *argv], self.tmp)
 
     def certmgr(self, *args):
-        """certmgr --store STORE ARGS; raises AssertionError unless it exits 0; returns stdout."""
-        argv = [certmgr_binary(), "--store", self.store, *args]
-        rc, out, err = run_tool(argv, self.tmp)
-        if rc != 0:
-            raise AssertionError(f"{' '.join(argv)} exited {rc}\n{out}{err}")
-        return out
+        """certmgr --store STORE ARGS, which must succeed; returns its stdout."""
+        return run_certmgr(self.store, self.tmp, *args)
 
     def start(self):
         """Starts the daemon and waits for "tlsgate started"; returns its Daemon."""

@@ -41,7 +41,8 @@ import time
 
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from daemon_support import HOSTNAME, GatewayHome, refused_port  # noqa: F401 (refused_port: for the tests)
+# refused_port is imported for the tests (test_send_bounce.py).
+from daemon_support import HOSTNAME, GatewayHome, refused_port  # noqa: F401
 from pki_support import TestCA, temporary_directory
 from smtp_sink import _FAIL_TEXT, SmtpSink
 
@@ -77,7 +78,8 @@ class SendPKI(TestCA):
         super().__init__(directory, "tlsgate send tests")
         server = ExtendedKeyUsageOID.SERVER_AUTH
         self.good = self.leaf("good", "localhost", server, *self.valid_period())
-        self.wrongname = self.leaf("wrongname", "wrong-name.example.test", server, *self.valid_period())
+        self.wrongname = self.leaf("wrongname", "wrong-name.example.test", server,
+                                   *self.valid_period())
         self.expired = self.leaf("expired", "localhost", server, *self.expired_period())
         self.selfsigned = self.leaf("selfsigned", "localhost", server, *self.valid_period(),
                                     self_signed=True)
